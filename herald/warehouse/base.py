@@ -98,6 +98,18 @@ class Warehouse(abc.ABC):
     ) -> None:
         """Build `table` from a select and put it in place atomically (replacing any old one)."""
 
+    def insert_select(self, table: str, select_sql: str) -> None:
+        """Append a select's rows to an existing table, matching columns by name."""
+        columns = ", ".join(self.quote(column.name) for column in self.columns(table))
+        self.execute(
+            f"insert into {self.qualify(table)} ({columns})\n"
+            f"select {columns} from (\n{select_sql}\n) as _herald_new"
+        )
+
+    @abc.abstractmethod
+    def upsert_select(self, table: str, select_sql: str, keys: Sequence[str]) -> None:
+        """Replace the rows of `table` whose keys appear in the select, and add the rest."""
+
     @abc.abstractmethod
     def create_view_as(self, view: str, select_sql: str) -> None:
         """Create or replace a view."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import uuid
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -96,6 +97,32 @@ class ClickHouseBase(Warehouse):
         except BaseException:
             self.command(f"drop table if exists {self.qualify(staging)}")
             raise
+
+    def upsert_select(self, table: str, select_sql: str, keys: Sequence[str]) -> None:
+        """Rebuild the table as (old rows whose key is not new) + new rows, then exchange."""
+        suffix = uuid.uuid4().hex[:8]
+        delta, rebuilt = f"{table}__delta_{suffix}", f"{table}__new_{suffix}"
+        key_list = ", ".join(self.quote(key) for key in keys)
+        columns = ", ".join(self.quote(column.name) for column in self.columns(table))
+        self.command(
+            f"create table {self.qualify(delta)} engine = MergeTree order by tuple() as\n"
+            f"{select_sql}"
+        )
+        try:
+            self.command(f"create table {self.qualify(rebuilt)} as {self.qualify(table)}")
+            self.command(
+                f"insert into {self.qualify(rebuilt)} ({columns}) select {columns} "
+                f"from {self.qualify(table)} where ({key_list}) not in "
+                f"(select {key_list} from {self.qualify(delta)})"
+            )
+            self.command(
+                f"insert into {self.qualify(rebuilt)} ({columns}) select {columns} "
+                f"from {self.qualify(delta)}"
+            )
+            self.swap(rebuilt, table)
+        finally:
+            self.command(f"drop table if exists {self.qualify(delta)} sync")
+            self.command(f"drop table if exists {self.qualify(rebuilt)} sync")
 
     def create_view_as(self, view: str, select_sql: str) -> None:
         existing = {info.name: info.kind for info in self.list_tables()}

@@ -131,6 +131,21 @@ class DuckDBWarehouse(Warehouse):
     ) -> None:
         self.execute(f"create or replace table {self.qualify(table)} as\n{select_sql}")
 
+    def insert_select(self, table: str, select_sql: str) -> None:
+        self.execute(f"insert into {self.qualify(table)} by name\n{select_sql}")
+
+    def upsert_select(self, table: str, select_sql: str, keys: Sequence[str]) -> None:
+        key_list = ", ".join(self.quote(key) for key in keys)
+        target = self.qualify(table)
+        self.execute_all(
+            [
+                f"create or replace temp table _herald_delta as\n{select_sql}",
+                f"delete from {target} where ({key_list}) in (select ({key_list}) from _herald_delta)",
+                f"insert into {target} by name select * from _herald_delta",
+                "drop table _herald_delta",
+            ]
+        )
+
     def create_view_as(self, view: str, select_sql: str) -> None:
         self.execute(f"create or replace view {self.qualify(view)} as\n{select_sql}")
 
