@@ -33,7 +33,10 @@ def failing_rows_sql(test: DataTest, table: str, target: Target) -> str:
         )
     if test.kind == "accepted_values":
         values = ", ".join(_literal(value) for value in test.values)
-        return f"select count(*) from {relation} where {column} is not null and {column} not in ({values})"
+        return (
+            f"select count(*) from {relation} "
+            f"where {column} is not null and {column} not in ({values})"
+        )
     if test.kind == "relationships":
         if not test.to or not test.field_name:
             raise ModelError(f"{table}.{test.column}: relationships needs `to` and `field`")

@@ -57,6 +57,6 @@ def run_data_tests(warehouse: Warehouse, renderer: Renderer, model: Model) -> li
     outcomes = []
     for test in model.data_tests:
         sql = failing_rows_sql(test, model.name, renderer.target)
-        failures = int(warehouse.scalar(sql) or 0)  # type: ignore[call-overload]
+        failures = int(warehouse.scalar(sql) or 0)
         outcomes.append(TestOutcome(test, failures, sql))
     return outcomes

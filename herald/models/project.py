@@ -129,7 +129,11 @@ class Model:
 
     @cached_property
     def data_tests(self) -> tuple[DataTest, ...]:
-        tests = [DataTest.parse(spec, column.name) for column in self.doc.columns for spec in column.tests]
+        tests = [
+            DataTest.parse(spec, column.name)
+            for column in self.doc.columns
+            for spec in column.tests
+        ]
         tests += [DataTest.parse(spec, None) for spec in self.doc.tests]
         return tuple(tests)
 
@@ -172,7 +176,9 @@ class SqlProject:
         try:
             return self.sources[(source, table)]
         except KeyError:
-            raise ModelError(f"unknown source {source}.{table}: declare it in sources.yml") from None
+            raise ModelError(
+                f"unknown source {source}.{table}: declare it in sources.yml"
+            ) from None
 
     def model(self, name: str) -> Model:
         try:
@@ -194,7 +200,9 @@ def _load_sources(path: Path) -> dict[tuple[str, str], SourceTable]:
     sources: dict[tuple[str, str], SourceTable] = {}
     for source in _read_yaml(path).get("sources") or []:
         for table in source.get("tables") or []:
-            columns = tuple(ColumnDoc.model_validate(column) for column in table.get("columns") or [])
+            columns = tuple(
+                ColumnDoc.model_validate(column) for column in table.get("columns") or []
+            )
             entry = SourceTable(
                 source=source["name"],
                 name=table["name"],

@@ -155,7 +155,9 @@ def lint(project: SqlProject, database_for: dict[str, str] | None = None) -> lis
     for dialect in DIALECTS:
         renderer = Renderer(project, Target(dialect, databases[dialect]))
         for model in project.models.values():
-            for incremental in (False, True) if model.doc.config.materialized == "incremental" else (False,):
+            for incremental in (
+                (False, True) if model.doc.config.materialized == "incremental" else (False,)
+            ):
                 try:
                     sql = renderer.render(model, is_incremental=incremental).sql
                     sqlglot.parse_one(sql, read=dialect)

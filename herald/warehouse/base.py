@@ -10,7 +10,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -59,7 +59,7 @@ class Warehouse(abc.ABC):
     def query_arrow(self, sql: str) -> pa.Table:
         """Run a query and return its result as an Arrow table."""
 
-    def scalar(self, sql: str) -> object:
+    def scalar(self, sql: str) -> Any:
         table = self.query_arrow(sql)
         if table.num_rows == 0:
             return None

@@ -45,6 +45,8 @@ class ChdbWarehouse(ClickHouseBase):
         self.database = database
         self._session = _session_for(self.path)
         self.ensure_database()
+        # Unqualified names in ad-hoc SQL (`herald sql "select ... from events"`) mean Herald's.
+        self.command(f"use {self.quote(database)}")
 
     def _run(self, sql: str, output_format: str = "CSV") -> object:
         with _lock:
@@ -84,8 +86,7 @@ class ChdbWarehouse(ClickHouseBase):
             select = f"select *, _file from {reader}"
             if not self.exists(table):
                 self.command(
-                    f"create table {target} engine = MergeTree order by tuple() "
-                    f"as {select} limit 0"
+                    f"create table {target} engine = MergeTree order by tuple() as {select} limit 0"
                 )
             self.command(f"insert into {target} select * from ({select})")
         return self.row_count(table) - before
@@ -94,16 +95,20 @@ class ChdbWarehouse(ClickHouseBase):
         """Sessions stay open for the life of the process (chdb allows one path each)."""
 
 
-def _insert_python(session: chdb_session.Session, target: str, columns: str, data: pa.Table) -> None:
+def _insert_python(
+    session: chdb_session.Session, target: str, columns: str, data: pa.Table
+) -> None:
     # chdb's Python() table function finds the Arrow table by its variable name in this frame.
-    _herald_rows = data  # noqa: F841
+    _herald_rows = data
     session.query(f"insert into {target} ({columns}) select {columns} from Python(_herald_rows)")
 
 
 def _short(message: str) -> str:
     """The first line of a ClickHouse error, without the stack trace it may carry."""
     first = message.strip().splitlines()[0] if message.strip() else "chdb error"
-    return first.split(". Stack trace")[0]
+    for marker in (". Stack trace", ": In scope ", ": While processing "):
+        first = first.split(marker)[0]
+    return first
 
 
 def close_all() -> None:

@@ -148,7 +148,9 @@ class ClickHouseBase(Warehouse):
             "select name, engine from system.tables "
             f"where database = {_sql_string(self.database)} order by name"
         ).to_pylist()
-        return [TableInfo(row["name"], "view" if row["engine"] == "View" else "table") for row in rows]
+        return [
+            TableInfo(row["name"], "view" if row["engine"] == "View" else "table") for row in rows
+        ]
 
     def columns(self, table: str) -> list[ColumnInfo]:
         rows = self.query_arrow(

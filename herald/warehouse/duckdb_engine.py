@@ -140,7 +140,8 @@ class DuckDBWarehouse(Warehouse):
         self.execute_all(
             [
                 f"create or replace temp table _herald_delta as\n{select_sql}",
-                f"delete from {target} where ({key_list}) in (select ({key_list}) from _herald_delta)",
+                f"delete from {target} "
+                f"where ({key_list}) in (select ({key_list}) from _herald_delta)",
                 f"insert into {target} by name select * from _herald_delta",
                 "drop table _herald_delta",
             ]

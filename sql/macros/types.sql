@@ -26,8 +26,8 @@ cast(coalesce(
 
 {% macro clickhouse__parse_date(expr) -%}
 toDate32(coalesce(
-    parseDateTime64OrNull(trim({{ expr }}), 0, '%d.%m.%Y', 'UTC'),
-    parseDateTime64OrNull(trim({{ expr }}), 0, '%Y-%m-%d', 'UTC')
+    parseDateTime64OrNull(trim({{ expr }}), '%d.%m.%Y', 'UTC'),
+    parseDateTime64OrNull(trim({{ expr }}), '%Y-%m-%d', 'UTC')
 ))
 {%- endmacro %}
 
@@ -37,7 +37,7 @@ cast(try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S') as timestamp(3))
 {%- endmacro %}
 
 {% macro clickhouse__parse_timestamp(expr) -%}
-parseDateTime64OrNull(trim({{ expr }}), 3, '%Y-%m-%d %H:%i:%s', 'UTC')
+toDateTime64(parseDateTime64OrNull(trim({{ expr }}), '%Y-%m-%d %H:%i:%s', 'UTC'), 3, 'UTC')
 {%- endmacro %}
 
 {% macro duckdb__to_date(expr) -%}

@@ -1,0 +1,42 @@
+"""Dagster resources: the warehouse chosen by HERALD_WAREHOUSE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from herald.models.render import Target
+from herald.settings import Settings, WarehouseURL
+from herald.warehouse import Warehouse, open_warehouse
+
+# Every warehouse write runs in this Dagster concurrency pool. Its limit (1 on DuckDB, which
+# allows one writing process) is set in the instance's dagster.yaml by `herald`.
+WAREHOUSE_POOL = "herald_warehouse"
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """Opens the configured warehouse for one unit of work."""
+
+    url: str
+    home: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        url = settings.warehouse or f"duckdb://{settings.home / 'warehouse.duckdb'}"
+        return cls(url=url, home=str(settings.home))
+
+    @property
+    def parsed(self) -> WarehouseURL:
+        return WarehouseURL.parse(self.url, Path(self.home))
+
+    def open(self) -> Warehouse:
+        return open_warehouse(self.parsed)
+
+    def target(self) -> Target:
+        url = self.parsed
+        return Target("duckdb" if url.engine == "duckdb" else "clickhouse", url.database)
+
+    @property
+    def kind(self) -> str:
+        return "duckdb" if self.parsed.engine == "duckdb" else "clickhouse"

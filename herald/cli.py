@@ -1,0 +1,194 @@
+"""The `herald` command."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from herald.errors import HeraldError
+from herald.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Herald: customer data platform with omnichannel marketing automation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+@app.command()
+def generate(
+    profiles: int = typer.Option(10_000, min=1, help="How many true persons to generate."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same files."),
+    end_date: str = typer.Option("2026-11-01", help="Last day of generated history (YYYY-MM-DD)."),
+) -> None:
+    """Write realistic sample landing data under HERALD_HOME/landing."""
+    from herald.generate import generate as run_generate
+
+    settings = _settings()
+    try:
+        last_day = date.fromisoformat(end_date)
+    except ValueError:
+        raise HeraldError(f"--end-date {end_date!r} is not a date like 2026-11-01") from None
+    report = run_generate(settings.home, profiles, seed=seed, end_date=last_day)
+    for source, rows in sorted(report.counts.items()):
+        typer.echo(f"  {source:<16} {rows:>12,} rows")
+    total = sum(report.counts.values())
+    typer.echo(
+        f"generated {total:,} rows in {report.seconds:.1f} s "
+        f"({report.rows_per_second:,.0f} rows/s) under {settings.landing_dir}"
+    )
+
+
+@app.command()
+def materialize(
+    select: str | None = typer.Option(
+        None,
+        "--select",
+        "-s",
+        help="Assets to run: names (events,orders) or key:events+ / group:marts.",
+    ),
+) -> None:
+    """Load new landing files and build the models, in-process; a line per asset."""
+    run = importlib.import_module("pipelines.run")
+    settings = _settings()
+    outcome = run.materialize(settings, select)
+    for asset in outcome.assets:
+        typer.echo(_asset_line(asset))
+    status = "succeeded" if outcome.success else "FAILED"
+    typer.echo(
+        f"run {outcome.run_id} {status} in {outcome.seconds:.1f} s "
+        f"({settings.warehouse_url.display()})"
+    )
+    if not outcome.success:
+        raise typer.Exit(1)
+
+
+def _asset_line(asset: Any) -> str:
+    if asset.error:
+        return f"  {asset.name:<32} FAILED: {asset.error}"
+    if asset.skipped:
+        return f"  {asset.name:<32} skipped (an upstream asset failed)"
+    rows = f"{asset.rows:>12,} rows" if asset.rows is not None else f"{'':>12}     "
+    seconds = f"{asset.seconds:>7.2f} s" if asset.seconds is not None else f"{'':>9}"
+    checks = ""
+    if asset.checks_passed or asset.checks_failed:
+        total = asset.checks_passed + len(asset.checks_failed)
+        checks = f"  checks {asset.checks_passed}/{total} passed"
+        if asset.checks_failed:
+            checks += f" (failed: {', '.join(asset.checks_failed)})"
+    return f"  {asset.name:<32} {rows} {seconds}{checks}"
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="A SELECT to run on the warehouse (read-only)."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """Run a read-only query on the configured warehouse and print the result."""
+    from herald.warehouse import open_warehouse
+
+    settings = _settings()
+    with open_warehouse(settings, read_only=True) as warehouse:
+        result = warehouse.query_arrow(query)
+    rows = result.to_pylist()
+    columns = result.column_names
+    if output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([row[name] for name in columns] for row in rows)
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(_table(columns, rows))
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    cells = [[("" if row[name] is None else str(row[name])) for name in columns] for row in rows]
+    widths = [max([len(name), *(len(line[i]) for line in cells)]) for i, name in enumerate(columns)]
+    lines = [" | ".join(name.ljust(widths[i]) for i, name in enumerate(columns))]
+    lines.append("-+-".join("-" * width for width in widths))
+    lines += [" | ".join(value.ljust(widths[i]) for i, value in enumerate(line)) for line in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+@app.command()
+def lint() -> None:
+    """Render every SQL model for DuckDB and ClickHouse and parse it with sqlglot."""
+    from herald.models.project import SqlProject
+    from herald.models.render import lint as lint_project
+
+    project = SqlProject.load()
+    problems = lint_project(project)
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{len(project.models)} models render and parse on duckdb and clickhouse")
+
+
+@app.command()
+def demo(
+    profiles: int = typer.Option(10_000, min=1, help="Persons to generate if landing is empty."),
+    seed: int = typer.Option(42),
+    port: int = typer.Option(3000, help="Port of the Dagster UI."),
+    serve: bool = typer.Option(True, help="Serve the Dagster UI after materialising."),
+) -> None:
+    """Generate sample data, materialise everything, then serve the Dagster UI."""
+    settings = _settings()
+    if not any(settings.landing_dir.glob("*/*.*")):
+        generate(profiles=profiles, seed=seed, end_date="2026-11-01")
+    materialize(select=None)
+    if not serve:
+        return
+    run = importlib.import_module("pipelines.run")
+    dagster_home = run.prepare_instance(settings)
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    raise typer.Exit(subprocess.call(command, env=env, cwd=REPO_ROOT))
+
+
+def main() -> None:
+    try:
+        app()
+    except HeraldError as exc:
+        typer.echo(f"herald: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

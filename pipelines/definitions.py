@@ -1,0 +1,36 @@
+"""The one Dagster Definitions object: every asset, check, resource, sensor and job."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.landing import build_landing_assets
+from assets.resources import WarehouseResource
+from assets.sensors import build_landing_sensor
+from assets.sql_models import build_model_assets
+from herald.models.project import SqlProject
+from herald.settings import Settings, load_settings
+
+ALL_ASSETS_JOB = "herald_all"
+
+
+def build_definitions(
+    settings: Settings | None = None, project: SqlProject | None = None
+) -> dg.Definitions:
+    settings = settings or load_settings()
+    project = project or SqlProject.load()
+    warehouse = WarehouseResource.from_settings(settings)
+    landing_assets = build_landing_assets(project, settings.landing_dir, warehouse.kind)
+    model_assets = build_model_assets(project, warehouse.target(), warehouse.kind)
+    return dg.Definitions(
+        assets=[*landing_assets, *model_assets],
+        jobs=[
+            dg.define_asset_job(
+                ALL_ASSETS_JOB,
+                selection=dg.AssetSelection.all(),
+                description="Load new landing files and rebuild every model.",
+            )
+        ],
+        sensors=[build_landing_sensor(project, settings.landing_dir)],
+        resources={"warehouse": warehouse},
+    )

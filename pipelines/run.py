@@ -1,0 +1,137 @@
+"""Running assets in-process for `herald materialize` and `herald demo`."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from herald.errors import HeraldError
+from herald.settings import Settings
+from pipelines.definitions import build_definitions
+
+
+@dataclass
+class AssetOutcome:
+    name: str
+    rows: int | None = None
+    seconds: float | None = None
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    seconds: float
+    assets: list[AssetOutcome]
+
+
+def prepare_instance(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at HERALD_HOME/dagster and give it Herald's instance settings."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    wanted = (
+        "# Written by herald: warehouse writes run one at a time (DuckDB allows one writer).\n"
+        "concurrency:\n"
+        "  pools:\n"
+        f"    default_limit: {settings.pool_limit}\n"
+        "telemetry:\n"
+        "  enabled: false\n"
+    )
+    if not config.exists() or config.read_text() != wanted:
+        config.write_text(wanted)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def selection_from_text(text: str | None) -> dg.AssetSelection | None:
+    """`events,orders` or Dagster's selection syntax (`key:events+`, `group:marts`)."""
+    if not text:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    expression = " or ".join(
+        part if ":" in part or " " in part else f'key:"{part}"' for part in parts
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dg.AssetSelection.from_string(expression)
+    except Exception as exc:  # Dagster raises several kinds for a bad selection
+        raise HeraldError(f"--select {text!r} is not a valid asset selection: {exc}") from None
+
+
+def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
+    prepare_instance(settings)
+    defs = build_definitions(settings)
+    chosen = selection_from_text(selection)
+    assets = list(defs.assets or [])
+    if chosen is not None:
+        graph = defs.resolve_asset_graph()
+        keys = chosen.resolve(graph)
+        if not keys:
+            raise HeraldError(f"--select {selection!r} matches no asset")
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        result = dg.materialize(
+            assets,  # type: ignore[arg-type]
+            instance=instance,
+            resources=defs.resources,
+            selection=chosen,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={"herald/command": "materialize"},
+        )
+    return RunOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        seconds=time.perf_counter() - started,
+        assets=_outcomes(result),
+    )
+
+
+def _outcomes(result: dg.ExecuteInProcessResult) -> list[AssetOutcome]:
+    by_step: dict[str, AssetOutcome] = {}
+    for event in result.all_events:
+        step = event.step_key
+        if step is None:
+            continue
+        outcome = by_step.setdefault(step, AssetOutcome(step))
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            outcome.name = materialization.asset_key.to_user_string()
+            metadata = materialization.metadata
+            if "dagster/row_count" in metadata:
+                outcome.rows = int(metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+            if "duration_s" in metadata:
+                outcome.seconds = float(metadata["duration_s"].value)  # type: ignore[arg-type]
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation.passed:  # type: ignore[union-attr]
+                outcome.checks_passed += 1
+            else:
+                outcome.checks_failed.append(evaluation.check_name)  # type: ignore[union-attr]
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            outcome.error = _error_text(error)
+        elif event.event_type == dg.DagsterEventType.STEP_SKIPPED:
+            outcome.skipped = True
+    return list(by_step.values())
+
+
+def _error_text(error: object) -> str:
+    """The innermost message of a Dagster error, without its stack trace."""
+    message = "step failed"
+    while error is not None:
+        message = getattr(error, "message", message)
+        error = getattr(error, "cause", None)
+    return message.strip().splitlines()[-1] if message.strip() else "step failed"
