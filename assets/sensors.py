@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.landing import landing_files
+from herald.landing import landing_files
 from herald.models.project import SqlProject
 
 

@@ -17,6 +17,8 @@ from herald.warehouse.base import ColumnInfo, TableInfo, TableOptions, Warehouse
 
 SESSION_SETTINGS: dict[str, int | str] = {
     "join_use_nulls": 1,
+    # A column of the input wins over a same-named alias of the SELECT, as in standard SQL.
+    "prefer_column_name_to_alias": 1,
     "data_type_default_nullable": 0,
     "input_format_csv_use_best_effort_in_schema_inference": 0,
     "input_format_tsv_use_best_effort_in_schema_inference": 0,

@@ -22,7 +22,7 @@ replaceRegexpAll({{ expr }}, '[^0-9]', '')
 #}
 {% macro default__normalize_phone(expr) -%}
 case
-    when {{ digits_only(expr) }} = '' then null
+    when {{ expr }} is null or {{ digits_only(expr) }} = '' then null
     when length({{ digits_only(expr) }}) = 11 and {{ digits_only(expr) }} like '8%'
         then concat('+7', substr({{ digits_only(expr) }}, 2))
     when length({{ digits_only(expr) }}) = 10 and {{ digits_only(expr) }} like '9%'

@@ -1,0 +1,70 @@
+"""Landing files into raw tables: each file appended whole, once.
+
+A file is loaded once: the raw table's `_file` column is the ledger of what is in it, so a
+retried run never loads a file twice. A file the engine cannot read is moved to
+landing/_rejected/<table>/ with a .reason.txt beside it, and the outcome says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from herald.errors import WarehouseError
+from herald.models.project import SourceTable
+from herald.warehouse import Warehouse
+
+
+def landing_files(landing_dir: Path, table: SourceTable) -> list[Path]:
+    folder = landing_dir / table.name
+    suffix = ".csv" if table.format == "csv" else ".parquet"
+    return sorted(path for path in folder.glob(f"*{suffix}") if path.is_file())
+
+
+def loaded_file_names(warehouse: Warehouse, raw_table: str) -> set[str]:
+    if not warehouse.exists(raw_table):
+        return set()
+    rows = warehouse.query_arrow(f"select distinct _file from {warehouse.qualify(raw_table)}")
+    return {name for name in rows.column(0).to_pylist() if name}
+
+
+def reject_file(landing_dir: Path, table: SourceTable, path: Path, reason: str) -> Path:
+    rejected_dir = landing_dir / "_rejected" / table.name
+    rejected_dir.mkdir(parents=True, exist_ok=True)
+    destination = rejected_dir / path.name
+    shutil.move(str(path), destination)
+    destination.with_name(destination.name + ".reason.txt").write_text(reason + "\n", "utf-8")
+    return destination
+
+
+@dataclass
+class LandingLoad:
+    table: str
+    files_loaded: int = 0
+    rows_loaded: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def load_landing(warehouse: Warehouse, landing_dir: Path, table: SourceTable) -> LandingLoad:
+    """Load the files not yet in the raw table; return what happened, for metadata."""
+    started = time.perf_counter()
+    already = loaded_file_names(warehouse, table.raw_table)
+    new_files = [path for path in landing_files(landing_dir, table) if path.name not in already]
+    rows_loaded = 0
+    rejected: dict[str, str] = {}
+    for path in new_files:
+        try:
+            rows_loaded += warehouse.load_files(table.raw_table, [path], table.format)
+        except WarehouseError as exc:
+            rejected[path.name] = str(exc)
+            reject_file(landing_dir, table, path, str(exc))
+    return LandingLoad(
+        table=table.raw_table,
+        files_loaded=len(new_files) - len(rejected),
+        rows_loaded=rows_loaded,
+        rejected=rejected,
+        seconds=time.perf_counter() - started,
+    )
