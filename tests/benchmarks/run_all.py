@@ -1,0 +1,100 @@
+"""`make bench`: generate sample data, then benchmark the pipeline on DuckDB and chdb.
+
+Figures go to tests/benchmarks/results/ as JSON (all numbers) and Markdown (the summary).
+BENCH_PROFILES sets the scale (default 1,000,000 persons ≈ 10M events).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE_TARGET_S = 60.0
+OVERHEAD_TARGET = 1.10
+
+
+def run_json(args: list[str], env: dict[str, str]) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=REPO
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    profiles = int(os.environ.get("BENCH_PROFILES", "1000000"))
+    home = Path(os.environ.get("BENCH_HOME", REPO / "var" / "bench")).resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = {**os.environ, "HERALD_HOME": str(home)}
+    env.pop("HERALD_WAREHOUSE", None)
+
+    generation = run_json(
+        ["tests.benchmarks.bench_generate", "--home", str(home), "--profiles", str(profiles)], env
+    )
+    engines = {}
+    for engine in ("duckdb", "chdb"):
+        engines[engine] = run_json(
+            ["tests.benchmarks.bench_pipeline", "--home", str(home), "--engine", engine], env
+        )
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "profiles": profiles,
+        "generation": generation,
+        "engines": engines,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
+    summary = render_summary(report)
+    (RESULTS / "pipeline.md").write_text(summary)
+    print(summary)
+
+
+def render_summary(report: dict) -> str:
+    generation = report["generation"]
+    lines = [
+        f"# Pipeline benchmark ({report['when']}, {report['machine']['cpus']} CPUs)",
+        "",
+        f"Generated {report['profiles']:,} profiles: {generation['rows']:,} landing rows in "
+        f"{generation['seconds']:.1f} s = {generation['rows_per_second']:,.0f} rows/s, "
+        f"peak RSS {generation['peak_rss_mib']:.0f} MiB.",
+        "",
+        "| engine | whole pipeline (s) | target ≤ 60 s | peak RSS (MiB) | worst table-model overhead |",
+        "|---|---|---|---|---|",
+    ]
+    for name, engine in report["engines"].items():
+        worst = max(engine["models"], key=lambda model: model["ratio"])
+        lines.append(
+            f"| {name} | {engine['pipeline_seconds']:.1f} | "
+            f"{'met' if engine['pipeline_seconds'] <= PIPELINE_TARGET_S else 'MISSED'} | "
+            f"{engine['peak_rss_mib']:.0f} | {worst['ratio']:.2f} ({worst['model']}) |"
+        )
+    for name, engine in report["engines"].items():
+        lines += [
+            "",
+            f"## {name}: Herald vs the raw engine, same rendered SQL (median of repeats)",
+            "",
+            "| model | rows | Herald (s) | raw engine (s) | ratio | target ≤ 1.10 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for model in engine["models"]:
+            lines.append(
+                f"| {model['model']} | {model['rows']:,} | {model['herald_s']:.3f} | "
+                f"{model['raw_engine_s']:.3f} | {model['ratio']:.2f} | "
+                f"{'met' if model['ratio'] <= OVERHEAD_TARGET else 'MISSED'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
