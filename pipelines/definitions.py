@@ -31,6 +31,15 @@ def build_definitions(
                 description="Load new landing files and rebuild every model.",
             )
         ],
-        sensors=[build_landing_sensor(project, settings.landing_dir)],
+        sensors=[
+            build_landing_sensor(project, settings.landing_dir),
+            dg.AutomationConditionSensorDefinition(
+                "herald_automation",
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+                description="Rebuilds models eagerly when their inputs change.",
+            ),
+        ],
         resources={"warehouse": warehouse},
     )
