@@ -1,10 +1,12 @@
-"""Every SQL model runs on DuckDB and on chdb against the fixture dataset, with the same
-result on both and the answers the fixtures were written to give."""
+"""Every SQL model runs on DuckDB, on chdb and on a ClickHouse server over HTTP (the test
+server, whose queries run in chdb) against the fixture dataset, with the same result on
+all three and the answers the fixtures were written to give."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,13 @@ import pytest
 
 from herald.models.build import build_models, load_all_landing
 from herald.models.project import SqlProject
+from herald.settings import WarehouseURL
+from herald.warehouse import open_warehouse
 from herald.warehouse.base import Warehouse
 from herald.warehouse.duckdb_engine import DuckDBWarehouse
 from tests.conftest import new_chdb_warehouse, session_chdb_path
 from tests.fixtures.landing import WEB_EVENTS_2, write_landing
+from tests.support.clickhouse_server import clickhouse_http_server
 
 PROJECT = SqlProject.load()
 
@@ -39,13 +44,28 @@ def rows_of(warehouse: Warehouse, name: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: [repr(row[key]) for key in sorted(row)])
 
 
+ENGINES = ("duckdb", "chdb", "clickhouse")
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Warehouse]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Warehouse]]:
     root = tmp_path_factory.mktemp("models")
     write_landing(root / "landing")
+    with clickhouse_http_server() as url:
+        warehouses = build_everywhere(root, url, tmp_path_factory)
+        yield warehouses
+        for warehouse in warehouses.values():
+            if isinstance(warehouse, Warehouse):
+                warehouse.close()
+
+
+def build_everywhere(
+    root: Path, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Warehouse]:
     warehouses: dict[str, Warehouse] = {
         "duckdb": DuckDBWarehouse(root / "warehouse.duckdb"),
         "chdb": new_chdb_warehouse(session_chdb_path(tmp_path_factory)),
+        "clickhouse": open_warehouse(WarehouseURL.parse(clickhouse_url, root)),
     }
     for warehouse in warehouses.values():
         loads = load_all_landing(warehouse, PROJECT, root / "landing")
@@ -73,7 +93,7 @@ def test_model_gives_the_same_rows_on_duckdb_and_chdb(
 
 
 def test_events_are_deduplicated_and_classified(built: dict[str, Warehouse]) -> None:
-    for engine in ("duckdb", "chdb"):
+    for engine in ENGINES:
         rows = {row["event_id"]: row for row in rows_of(built[engine], "events")}
         assert sorted(rows) == [f"E-{i}" for i in range(1, 10)]
         assert {key: row["traffic_source"] for key, row in rows.items()} == {
@@ -92,7 +112,7 @@ def test_events_are_deduplicated_and_classified(built: dict[str, Warehouse]) -> 
 
 
 def test_orders_take_the_latest_status_and_sum_their_lines(built: dict[str, Warehouse]) -> None:
-    for engine in ("duckdb", "chdb"):
+    for engine in ENGINES:
         orders = {row["order_id"]: row for row in rows_of(built[engine], "orders")}
         assert orders["O-1"]["status"] == "delivered"
         assert orders["O-1"]["is_paid"] == 1
@@ -102,7 +122,7 @@ def test_orders_take_the_latest_status_and_sum_their_lines(built: dict[str, Ware
 
 
 def test_crm_contacts_parse_messy_text(built: dict[str, Warehouse]) -> None:
-    for engine in ("duckdb", "chdb"):
+    for engine in ENGINES:
         contacts = {row["contact_id"]: row for row in rows_of(built[engine], "stg_crm__contacts")}
         assert sorted(contacts) == ["CRM-1", "CRM-2", "CRM-3"]
         ivan = contacts["CRM-1"]
@@ -124,7 +144,7 @@ def test_crm_contacts_parse_messy_text(built: dict[str, Warehouse]) -> None:
 
 
 def test_message_events_classify_bounces(built: dict[str, Warehouse]) -> None:
-    for engine in ("duckdb", "chdb"):
+    for engine in ENGINES:
         events = {row["event_id"]: row for row in rows_of(built[engine], "message_events")}
         assert sorted(events) == ["M-1", "M-2", "M-3", "M-4", "M-5"]
         assert (events["M-4"]["status_class"], events["M-4"]["recipient_domain"]) == (
@@ -149,7 +169,7 @@ def test_incremental_models_merge_new_files_without_duplicates(
     )
     later = later.set_column(later.schema.get_field_index("received_at"), "received_at", shifted)
     pq.write_table(later, landing / "web_events" / "part-3.parquet")
-    for engine in ("duckdb", "chdb"):
+    for engine in ENGINES:
         warehouse = built[engine]
         load_all_landing(warehouse, PROJECT, landing)
         build_models(warehouse, PROJECT, with_tests=False)
