@@ -1,0 +1,134 @@
+"""Tables of the operational store: the control plane and hot state, never analytics.
+
+The Alembic migrations in `herald/store/migrations/versions/` create these tables; a test
+compares the two so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RunStatus = Literal["started", "succeeded", "failed"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("started", "succeeded", "failed")
+
+# Constraint names are part of the schema: migrations drop and alter them by name, so they
+# must come out the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT keys on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+Identifier = BigInteger().with_variant(Integer(), "sqlite")
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time, stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps the offset (`timestamptz`); SQLite keeps none, so naive values read
+    from it are UTC by construction.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime cannot be stored, give it a timezone: {value}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PipelineRun(Base):
+    """One `herald materialize` / generate / demo run, or a Dagster run Herald started."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('started', 'succeeded', 'failed')",
+            name="status",
+        ),
+        Index(None, "started_at"),
+        Index(None, "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), comment="Dagster run id")
+    kind: Mapped[str] = mapped_column(String(32), comment="materialize, generate, demo, ...")
+    selection: Mapped[str | None] = mapped_column(Text, comment="asset selection, as given")
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    started_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+class LandingFile(Base):
+    """A landing file loaded into the warehouse raw tables: the loader's ledger.
+
+    Unique on (source, file name, fingerprint): a file seen again with the same content is
+    skipped, a file rewritten under the same name with new content is loaded again.
+    """
+
+    __tablename__ = "landing_files"
+    __table_args__ = (UniqueConstraint("source", "file_name", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(1000), comment="path relative to the source")
+    fingerprint: Mapped[str] = mapped_column(String(128), comment="e.g. sha256:<hex>")
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    loaded_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    run_id: Mapped[str | None] = mapped_column(String(64), comment="Dagster run id")
+
+    def __repr__(self) -> str:
+        return f"LandingFile(source={self.source!r}, file_name={self.file_name!r})"
