@@ -4,8 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import WAREHOUSE_POOL, WarehouseResource
+from assets.resources import WAREHOUSE_POOL, StoreResource, WarehouseResource
 from herald.landing import load_landing
+from herald.store import LandingFileAlreadyLoaded, record_loaded_file
 from herald.models.project import SourceTable, SqlProject
 
 
@@ -19,10 +20,27 @@ def build_landing_asset(table: SourceTable, landing_dir: Path, kind: str) -> dg.
         metadata={"landing_dir": str(landing_dir / table.name), "format": table.format},
     )
     def _load(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, store: StoreResource
     ) -> dg.MaterializeResult:
+        def remember(path: Path, rows: int) -> None:
+            """Keep the import history in the operational store (the warehouse's `_file`
+            column decides what is loaded; this is what people read)."""
+            stat = path.stat()
+            try:
+                record_loaded_file(
+                    store.engine(),
+                    table.name,
+                    path.name,
+                    f"{stat.st_size}-{stat.st_mtime_ns}",
+                    size_bytes=stat.st_size,
+                    rows=rows,
+                    run_id=context.run.run_id,
+                )
+            except LandingFileAlreadyLoaded:
+                context.log.info(f"{path.name} was loaded before (the warehouse was rebuilt)")
+
         with warehouse.open() as connection:
-            outcome = load_landing(connection, landing_dir, table)
+            outcome = load_landing(connection, landing_dir, table, on_loaded=remember)
             if outcome.rejected:
                 context.log.error(f"rejected landing files: {outcome.rejected}")
             rows = (

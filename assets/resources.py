@@ -5,14 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from herald.models.render import Target
 from herald.settings import Settings, WarehouseURL
+from herald.store import create_store_engine, migrate
 from herald.warehouse import Warehouse, open_warehouse
 
 # Every warehouse write runs in this Dagster concurrency pool. Its limit (1 on DuckDB, which
 # allows one writing process) is set in the instance's dagster.yaml by `herald`.
 WAREHOUSE_POOL = "herald_warehouse"
+
+
+class StoreResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The operational store (HERALD_DATABASE), migrated on first use."""
+
+    url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreResource:
+        return cls(url=settings.database_url)
+
+    def engine(self) -> Engine:
+        engine = _store_engines.get(self.url)
+        if engine is None:
+            engine = create_store_engine(self.url)
+            migrate(engine)
+            _store_engines[self.url] = engine
+        return engine
+
+
+_store_engines: dict[str, Engine] = {}
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[misc]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,12 @@ class LandingLoad:
     seconds: float = 0.0
 
 
-def load_landing(warehouse: Warehouse, landing_dir: Path, table: SourceTable) -> LandingLoad:
+def load_landing(
+    warehouse: Warehouse,
+    landing_dir: Path,
+    table: SourceTable,
+    on_loaded: Callable[[Path, int], None] | None = None,
+) -> LandingLoad:
     """Load the files not yet in the raw table; return what happened, for metadata."""
     started = time.perf_counter()
     already = loaded_file_names(warehouse, table.raw_table)
@@ -57,10 +63,14 @@ def load_landing(warehouse: Warehouse, landing_dir: Path, table: SourceTable) ->
     rejected: dict[str, str] = {}
     for path in new_files:
         try:
-            rows_loaded += warehouse.load_files(table.raw_table, [path], table.format)
+            rows = warehouse.load_files(table.raw_table, [path], table.format)
         except WarehouseError as exc:
             rejected[path.name] = str(exc)
             reject_file(landing_dir, table, path, str(exc))
+            continue
+        rows_loaded += rows
+        if on_loaded is not None:
+            on_loaded(path, rows)
     return LandingLoad(
         table=table.raw_table,
         files_loaded=len(new_files) - len(rejected),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.landing import build_landing_assets
-from assets.resources import WarehouseResource
+from assets.resources import StoreResource, WarehouseResource
 from assets.sensors import build_landing_sensor
 from assets.sql_models import build_model_assets
 from herald.models.project import SqlProject
@@ -41,5 +41,5 @@ def build_definitions(
                 description="Rebuilds models eagerly when their inputs change.",
             ),
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "store": StoreResource.from_settings(settings)},
     )

@@ -7,11 +7,13 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from herald.errors import HeraldError
 from herald.settings import Settings
+from herald.store import create_store_engine, migrate, record_run_finished, record_run_started
 from pipelines.definitions import build_definitions
 
 
@@ -79,7 +81,37 @@ def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
         keys = chosen.resolve(graph)
         if not keys:
             raise HeraldError(f"--select {selection!r} matches no asset")
+    store = create_store_engine(settings.database_url)
+    migrate(store)
+    run_record = record_run_started(store, "materialize", selection=selection)
     started = time.perf_counter()
+    try:
+        result = _execute(defs, assets, chosen)
+    except BaseException as exc:
+        record_run_finished(store, run_record, status="failed", error=str(exc))
+        raise
+    outcome = RunOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        seconds=time.perf_counter() - started,
+        assets=_outcomes(result),
+    )
+    errors = [f"{asset.name}: {asset.error}" for asset in outcome.assets if asset.error]
+    record_run_finished(
+        store,
+        run_record,
+        status="succeeded" if outcome.success else "failed",
+        run_id=outcome.run_id,
+        rows_written=sum(asset.rows or 0 for asset in outcome.assets),
+        error="\n".join(errors) or None,
+        details={"seconds": round(outcome.seconds, 3), "assets": len(outcome.assets)},
+    )
+    return outcome
+
+
+def _execute(
+    defs: dg.Definitions, assets: list[Any], chosen: dg.AssetSelection | None
+) -> dg.ExecuteInProcessResult:
     with dg.DagsterInstance.get() as instance, warnings.catch_warnings():
         warnings.simplefilter("ignore", category=dg.BetaWarning)
         result = dg.materialize(
@@ -91,12 +123,7 @@ def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             tags={"herald/command": "materialize"},
         )
-    return RunOutcome(
-        run_id=result.run_id,
-        success=result.success,
-        seconds=time.perf_counter() - started,
-        assets=_outcomes(result),
-    )
+    return result
 
 
 def _outcomes(result: dg.ExecuteInProcessResult) -> list[AssetOutcome]:

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from herald.settings import load_settings
+from herald.store import create_store_engine, loaded_files, recent_runs
 from pipelines.definitions import build_definitions
 from pipelines.run import materialize
 from tests.fixtures.landing import write_landing
@@ -70,6 +71,14 @@ def test_materialize_builds_everything_on_a_temporary_duckdb(herald_home: Path) 
     # The run is in the instance the Dagster UI reads.
     with dg.DagsterInstance.from_config(str(herald_home / "dagster")) as instance:
         assert instance.get_run_by_id(outcome.run_id) is not None
+    # ... and in the operational store, with the import history of every landing file.
+    store = create_store_engine(load_settings().database_url)
+    [run] = recent_runs(store)
+    assert (run.kind, run.status, run.run_id) == ("materialize", "succeeded", outcome.run_id)
+    assert loaded_files(store, "web_events") == {
+        (path.name, f"{path.stat().st_size}-{path.stat().st_mtime_ns}")
+        for path in (herald_home / "landing" / "web_events").iterdir()
+    }
 
 
 def test_a_selection_runs_only_those_assets(herald_home: Path) -> None:
