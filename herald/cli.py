@@ -52,9 +52,9 @@ def generate(
     except ValueError:
         raise HeraldError(f"--end-date {end_date!r} is not a date like 2026-11-01") from None
     report = run_generate(settings.home, profiles, seed=seed, end_date=last_day)
-    for source, rows in sorted(report.counts.items()):
+    for source, rows in sorted(report.rows.items()):
         typer.echo(f"  {source:<16} {rows:>12,} rows")
-    total = sum(report.counts.values())
+    total = sum(report.rows.values())
     typer.echo(
         f"generated {total:,} rows in {report.seconds:.1f} s "
         f"({report.rows_per_second:,.0f} rows/s) under {settings.landing_dir}"

@@ -27,7 +27,7 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
     )
     if completed.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr[-4000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout)
 
 
 def main() -> None:
@@ -39,7 +39,11 @@ def main() -> None:
     env.pop("HERALD_WAREHOUSE", None)
 
     generation = run_json(
-        ["tests.benchmarks.bench_generate", "--home", str(home), "--profiles", str(profiles)], env
+        [
+            "tests.benchmarks.bench_generate",
+            *("--home", str(home), "--profiles", str(profiles), "--keep"),
+        ],
+        env,
     )
     engines = {}
     for engine in ("duckdb", "chdb"):
@@ -67,7 +71,7 @@ def render_summary(report: dict) -> str:
         "",
         f"Generated {report['profiles']:,} profiles: {generation['rows']:,} landing rows in "
         f"{generation['seconds']:.1f} s = {generation['rows_per_second']:,.0f} rows/s, "
-        f"peak RSS {generation['peak_rss_mib']:.0f} MiB.",
+        f"peak RSS {generation['peak_rss_mb']:.0f} MiB (all worker processes).",
         "",
         "| engine | whole pipeline (s) | target ≤ 60 s | peak RSS (MiB) | worst table-model overhead |",
         "|---|---|---|---|---|",
