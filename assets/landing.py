@@ -6,8 +6,8 @@ import dagster as dg
 
 from assets.resources import WAREHOUSE_POOL, StoreResource, WarehouseResource
 from herald.landing import load_landing
-from herald.store import LandingFileAlreadyLoaded, record_loaded_file
 from herald.models.project import SourceTable, SqlProject
+from herald.store import LandingFileAlreadyLoaded, record_loaded_file
 
 
 def build_landing_asset(table: SourceTable, landing_dir: Path, kind: str) -> dg.AssetsDefinition:

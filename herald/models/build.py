@@ -20,8 +20,7 @@ def target_of(warehouse: Warehouse) -> Target:
 
 def model_order(project: SqlProject) -> list[str]:
     graph = {
-        name: rendered.refs
-        | {test.to for test in project.models[name].data_tests if test.to}
+        name: rendered.refs | {test.to for test in project.models[name].data_tests if test.to}
         for name, rendered in dependencies(project).items()
     }
     return project.order(graph)

@@ -33,7 +33,9 @@ def main() -> None:
     home = args.home.resolve()
     os.environ["HERALD_HOME"] = str(home)
     warehouse_url = (
-        f"duckdb://{home / 'bench.duckdb'}" if args.engine == "duckdb" else f"chdb://{home / 'bench-chdb'}"
+        f"duckdb://{home / 'bench.duckdb'}"
+        if args.engine == "duckdb"
+        else f"chdb://{home / 'bench-chdb'}"
     )
     os.environ["HERALD_WAREHOUSE"] = warehouse_url
 
