@@ -1,17 +1,24 @@
-"""The landing sensor: requests a load of each raw table whose landing folder has new files."""
+"""The landing sensor: requests a load of each raw table whose landing folder has new files.
 
-from __future__ import annotations
+"New" means neither in the operational store's import history (what loads recorded) nor
+already requested by this sensor (its cursor), so a file is requested once, and files that
+`herald materialize` loaded before the daemon started are not requested again.
+"""
 
 import json
 from pathlib import Path
 
 import dagster as dg
 
+from assets.resources import StoreResource
 from herald.landing import landing_files
 from herald.models.project import SqlProject
+from herald.store import loaded_files
 
 
-def build_landing_sensor(project: SqlProject, landing_dir: Path) -> dg.SensorDefinition:
+def build_landing_sensor(
+    project: SqlProject, landing_dir: Path, store: StoreResource
+) -> dg.SensorDefinition:
     tables = list(project.sources.values())
 
     @dg.sensor(
@@ -22,19 +29,21 @@ def build_landing_sensor(project: SqlProject, landing_dir: Path) -> dg.SensorDef
         description="Loads new files dropped under landing/<table>/ into raw_<table>.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+        requested: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+        engine = store.engine()
         changed: list[str] = []
-        current: dict[str, list[str]] = {}
         for table in tables:
-            names = [path.name for path in landing_files(landing_dir, table)]
-            current[table.name] = names
-            if set(names) - set(seen.get(table.name, [])):
+            known = {name for name, _ in loaded_files(engine, table.name)}
+            known |= set(requested.get(table.name, []))
+            new = [path.name for path in landing_files(landing_dir, table) if path.name not in known]
+            if new:
                 changed.append(table.raw_table)
+                requested[table.name] = sorted(set(requested.get(table.name, [])) | set(new))
         if not changed:
             return dg.SkipReason("no new landing files")
         return dg.SensorResult(
             run_requests=[dg.RunRequest(asset_selection=[dg.AssetKey(key) for key in changed])],
-            cursor=json.dumps(current),
+            cursor=json.dumps(requested),
         )
 
     return _sensor

@@ -31,6 +31,17 @@ def loaded_file_names(warehouse: Warehouse, raw_table: str) -> set[str]:
     return {name for name in rows.column(0).to_pylist() if name}
 
 
+def rows_per_file(warehouse: Warehouse, raw_table: str, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+    result = warehouse.query_arrow(
+        f"select _file, count(*) as n from {warehouse.qualify(raw_table)} "
+        f"where _file in ({listed}) group by _file"
+    )
+    return {row["_file"]: int(row["n"]) for row in result.to_pylist()}
+
+
 def reject_file(landing_dir: Path, table: SourceTable, path: Path, reason: str) -> Path:
     rejected_dir = landing_dir / "_rejected" / table.name
     rejected_dir.mkdir(parents=True, exist_ok=True)
@@ -59,21 +70,30 @@ def load_landing(
     started = time.perf_counter()
     already = loaded_file_names(warehouse, table.raw_table)
     new_files = [path for path in landing_files(landing_dir, table) if path.name not in already]
-    rows_loaded = 0
     rejected: dict[str, str] = {}
-    for path in new_files:
-        try:
-            rows = warehouse.load_files(table.raw_table, [path], table.format)
-        except WarehouseError as exc:
-            rejected[path.name] = str(exc)
-            reject_file(landing_dir, table, path, str(exc))
-            continue
-        rows_loaded += rows
+    loaded: list[Path] = []
+    try:
+        # The fast path: every new file in one load, which the engine does atomically.
+        warehouse.load_files(table.raw_table, new_files, table.format)
+        loaded = new_files
+    except WarehouseError:
+        # Some file is bad: load them one by one to find it, keeping the good ones.
+        for path in new_files:
+            try:
+                warehouse.load_files(table.raw_table, [path], table.format)
+            except WarehouseError as exc:
+                rejected[path.name] = str(exc)
+                reject_file(landing_dir, table, path, str(exc))
+            else:
+                loaded.append(path)
+    rows_by_file = rows_per_file(warehouse, table.raw_table, [path.name for path in loaded])
+    for path in loaded:
         if on_loaded is not None:
-            on_loaded(path, rows)
+            on_loaded(path, rows_by_file.get(path.name, 0))
+    rows_loaded = sum(rows_by_file.values())
     return LandingLoad(
         table=table.raw_table,
-        files_loaded=len(new_files) - len(rejected),
+        files_loaded=len(loaded),
         rows_loaded=rows_loaded,
         rejected=rejected,
         seconds=time.perf_counter() - started,

@@ -20,6 +20,7 @@ def build_definitions(
     settings = settings or load_settings()
     project = project or SqlProject.load()
     warehouse = WarehouseResource.from_settings(settings)
+    store = StoreResource.from_settings(settings)
     landing_assets = build_landing_assets(project, settings.landing_dir, warehouse.kind)
     model_assets = build_model_assets(project, warehouse.target(), warehouse.kind)
     return dg.Definitions(
@@ -32,7 +33,7 @@ def build_definitions(
             )
         ],
         sensors=[
-            build_landing_sensor(project, settings.landing_dir),
+            build_landing_sensor(project, settings.landing_dir, store),
             dg.AutomationConditionSensorDefinition(
                 "herald_automation",
                 target=dg.AssetSelection.all(),
@@ -41,5 +42,5 @@ def build_definitions(
                 description="Rebuilds models eagerly when their inputs change.",
             ),
         ],
-        resources={"warehouse": warehouse, "store": StoreResource.from_settings(settings)},
+        resources={"warehouse": warehouse, "store": store},
     )

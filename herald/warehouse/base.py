@@ -74,22 +74,10 @@ class Warehouse(abc.ABC):
     def create_table_from_arrow_schema(self, table: str, schema: pa.Schema) -> None:
         """Create an empty append-only table whose columns follow an Arrow schema."""
 
+    @abc.abstractmethod
     def load_files(self, table: str, paths: Sequence[Path], file_format: FileFormat) -> int:
-        """Append whole files to `table` (created on first use), adding a `_file` column.
-
-        The default reads each file with pyarrow and inserts it; engines that can read
-        the files themselves override this.
-        """
-        from herald.warehouse.files import read_landing_file
-
-        inserted = 0
-        for path in paths:
-            data = read_landing_file(path, file_format)
-            data = data.append_column("_file", pa.array([path.name] * data.num_rows, pa.string()))
-            if not self.exists(table):
-                self.create_table_from_arrow_schema(table, data.schema)
-            inserted += self.insert_arrow(table, data)
-        return inserted
+        """Append whole files to `table` (created on first use), adding a `_file` column with
+        each row's file name. All or nothing: if any file fails, no row is added."""
 
     # --- models ---------------------------------------------------------------------------
     @abc.abstractmethod

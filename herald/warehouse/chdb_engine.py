@@ -18,6 +18,7 @@ from herald.errors import WarehouseError
 from herald.warehouse.base import FileFormat
 from herald.warehouse.clickhouse_base import SESSION_SETTINGS, ClickHouseBase, _sql_string
 
+_FORMATS = {"parquet": "Parquet", "csv": "CSVWithNames"}
 _lock = threading.RLock()
 _open: dict[str, chdb_session.Session] = {}
 
@@ -75,24 +76,43 @@ class ChdbWarehouse(ClickHouseBase):
                 raise WarehouseError(_short(str(exc))) from exc
         return data.num_rows
 
-    def load_files(self, table: str, paths: Sequence[Path], file_format: FileFormat) -> int:
-        if not paths:
-            return 0
-        input_format = "Parquet" if file_format == "parquet" else "CSVWithNames"
-        target = self.qualify(table)
-        before = self.row_count(table) if self.exists(table) else 0
-        for path in paths:
-            reader = f"file({_sql_string(str(path.resolve()))}, {input_format})"
-            select = f"select *, _file from {reader}"
-            if not self.exists(table):
-                self.command(
-                    f"create table {target} engine = MergeTree order by tuple() as {select} limit 0"
-                )
-            self.command(f"insert into {target} select * from ({select})")
-        return self.row_count(table) - before
+    def _create_raw_table(self, table: str, sample: Path, file_format: FileFormat) -> None:
+        reader = f"file({_sql_string(str(sample.resolve()))}, {_FORMATS[file_format]})"
+        self.command(
+            f"create table {self.qualify(table)} engine = MergeTree order by tuple() "
+            f"as select *, _file from {reader} limit 0"
+        )
+
+    def _insert_files(self, table: str, paths: Sequence[Path], file_format: FileFormat) -> None:
+        """chdb reads the files itself, all of a folder in one parallel insert."""
+        columns = ", ".join(self.quote(column.name) for column in self.columns(table))
+        for pattern in _file_patterns(paths):
+            reader = f"file({_sql_string(pattern)}, {_FORMATS[file_format]})"
+            self.command(
+                f"insert into {self.qualify(table)} ({columns}) select {columns} from {reader}"
+            )
 
     def close(self) -> None:
         """Sessions stay open for the life of the process (chdb allows one path each)."""
+
+
+def _file_patterns(paths: Sequence[Path]) -> list[str]:
+    """file() paths covering `paths`: one `{a,b,c}` alternation per folder where the names
+    allow it (ClickHouse then reads the files in parallel), else one path per file."""
+    special = set("{},*?'\\")
+    by_folder: dict[Path, list[str]] = {}
+    patterns: list[str] = []
+    for path in paths:
+        resolved = path.resolve()
+        if special & set(str(resolved)):
+            patterns.append(str(resolved))
+        else:
+            by_folder.setdefault(resolved.parent, []).append(resolved.name)
+    for folder, names in by_folder.items():
+        patterns.append(
+            str(folder / names[0]) if len(names) == 1 else f"{folder}/{{{','.join(names)}}}"
+        )
+    return patterns
 
 
 def _insert_python(

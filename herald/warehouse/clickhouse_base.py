@@ -10,10 +10,12 @@ from __future__ import annotations
 import abc
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import pyarrow as pa
 
-from herald.warehouse.base import ColumnInfo, TableInfo, TableOptions, Warehouse
+from herald.warehouse.base import ColumnInfo, FileFormat, TableInfo, TableOptions, Warehouse
+from herald.warehouse.files import read_landing_file
 
 SESSION_SETTINGS: dict[str, int | str] = {
     "join_use_nulls": 1,
@@ -75,6 +77,43 @@ class ClickHouseBase(Warehouse):
             f"create table if not exists {self.qualify(table)} ({columns}) "
             "engine = MergeTree order by tuple()"
         )
+
+    def load_files(self, table: str, paths: Sequence[Path], file_format: FileFormat) -> int:
+        """Load every file into a staging table, then move its parts into the raw table with
+        one ATTACH PARTITION: a failure part-way leaves the raw table untouched."""
+        if not paths:
+            return 0
+        target = self.qualify(table)
+        if not self.exists(table):
+            self._create_raw_table(table, paths[0], file_format)
+        staging = f"{table}__load_{uuid.uuid4().hex[:8]}"
+        self.command(f"create table {self.qualify(staging)} as {target}")
+        try:
+            self._insert_files(staging, paths, file_format)
+            loaded = self.scalar(f"select count() from {self.qualify(staging)}")
+            self.command(
+                f"alter table {target} attach partition tuple() from {self.qualify(staging)}"
+            )
+        finally:
+            self.command(f"drop table if exists {self.qualify(staging)} sync")
+        return int(loaded or 0)
+
+    def _create_raw_table(self, table: str, sample: Path, file_format: FileFormat) -> None:
+        """Create the raw table from the first file's columns, plus `_file`."""
+        schema = read_landing_file(sample, file_format).schema
+        columns = [f"{self.quote(field.name)} {clickhouse_type(field.type)}" for field in schema]
+        columns.append(f"{self.quote('_file')} LowCardinality(String)")
+        self.command(
+            f"create table {self.qualify(table)} ({', '.join(columns)}) "
+            "engine = MergeTree order by tuple()"
+        )
+
+    def _insert_files(self, table: str, paths: Sequence[Path], file_format: FileFormat) -> None:
+        """Read each file here and send it over (a server cannot see local files)."""
+        for path in paths:
+            data = read_landing_file(path, file_format)
+            name = pa.array([path.name] * data.num_rows, pa.string())
+            self.insert_arrow(table, data.append_column("_file", name))
 
     def create_table_as(
         self, table: str, select_sql: str, options: TableOptions | None = None

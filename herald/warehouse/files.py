@@ -18,5 +18,7 @@ def read_landing_file(path: Path, file_format: str) -> pa.Table:
     if file_format == "csv":
         header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9))
         types = dict.fromkeys(header.column_names, pa.string())
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        # An empty field is NULL, as DuckDB's and ClickHouse's CSV readers take it.
+        options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+        return pacsv.read_csv(path, convert_options=options)
     raise WarehouseError(f"unknown landing file format {file_format!r} for {path}")

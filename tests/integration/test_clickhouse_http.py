@@ -257,13 +257,12 @@ def test_load_files_reads_parquet_and_csv_locally(
     with csv_file.open("w", newline="") as handle:
         csv.writer(handle).writerows([["id", "phone"], ["1", "007"], ["2", ""]])
 
-    # The server cannot see local files: the base default reads them with pyarrow. Compare
-    # with that same default on chdb (ChdbWarehouse's own load_files reads files in SQL).
+    # The server cannot see local files: the HTTP engine reads them with pyarrow and sends
+    # them; chdb reads them in SQL. Both must give the same table.
     for warehouse in both(http, local):
-        load = Warehouse.load_files
-        assert load(warehouse, "raw_orders", [parquet_file], "parquet") == 2
-        assert load(warehouse, "raw_contacts", [csv_file], "csv") == 2
-        assert load(warehouse, "raw_contacts", [csv_file], "csv") == 2
+        assert warehouse.load_files("raw_orders", [parquet_file], "parquet") == 2
+        assert warehouse.load_files("raw_contacts", [csv_file], "csv") == 2
+        assert warehouse.load_files("raw_contacts", [csv_file], "csv") == 2
     orders = f"select * from {http.qualify('raw_orders')} order by id"
     assert rows(http, orders) == [
         {"id": 1, "total": 9.5, "_file": "orders_1.parquet"},

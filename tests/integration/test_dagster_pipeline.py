@@ -156,3 +156,20 @@ def test_an_unreadable_landing_file_is_rejected_with_its_reason(herald_home: Pat
     rejected = herald_home / "landing" / "_rejected" / "orders"
     assert (rejected / "part-9.parquet").exists()
     assert (rejected / "part-9.parquet.reason.txt").read_text().strip()
+
+
+def test_the_landing_sensor_requests_only_new_files_once(herald_home: Path) -> None:
+    materialize(load_settings())
+    defs = build_definitions(load_settings())
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(first, dg.SkipReason)  # everything was loaded by materialize
+        source = herald_home / "landing" / "orders" / "part-1.parquet"
+        (herald_home / "landing" / "orders" / "part-7.parquet").write_bytes(source.read_bytes())
+        second = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(second, dg.SensorResult)
+        [request] = second.run_requests or []
+        assert request.asset_selection == [dg.AssetKey("raw_orders")]
+        third = sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor))
+        assert isinstance(third, dg.SkipReason)
