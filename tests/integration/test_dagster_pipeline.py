@@ -173,3 +173,16 @@ def test_the_landing_sensor_requests_only_new_files_once(herald_home: Path) -> N
         assert request.asset_selection == [dg.AssetKey("raw_orders")]
         third = sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor))
         assert isinstance(third, dg.SkipReason)
+
+
+def test_workspace_yaml_loads_in_dagster_the_way_the_ui_does(herald_home: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "HERALD_HOME": str(herald_home), "DAGSTER_HOME": str(herald_home)},
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Validation successful" in completed.stdout + completed.stderr
