@@ -35,7 +35,9 @@ def build_landing_sensor(
         for table in tables:
             known = {name for name, _ in loaded_files(engine, table.name)}
             known |= set(requested.get(table.name, []))
-            new = [path.name for path in landing_files(landing_dir, table) if path.name not in known]
+            new = [
+                path.name for path in landing_files(landing_dir, table) if path.name not in known
+            ]
             if new:
                 changed.append(table.raw_table)
                 requested[table.name] = sorted(set(requested.get(table.name, [])) | set(new))
