@@ -12,7 +12,7 @@ __all__ = ["ColumnInfo", "TableInfo", "TableOptions", "Warehouse", "open_warehou
 def open_warehouse(
     target: Settings | WarehouseURL, *, read_only: bool = False, database: str | None = None
 ) -> Warehouse:
-    """Open the configured warehouse. `read_only` applies to the DuckDB file only."""
+    """Open the configured warehouse; `read_only` accepts one query at a time, no writes."""
     url = target.warehouse_url if isinstance(target, Settings) else target
     if url.engine == "duckdb":
         from herald.warehouse.duckdb_engine import DuckDBWarehouse
@@ -23,9 +23,9 @@ def open_warehouse(
         from herald.warehouse.chdb_engine import ChdbWarehouse
 
         assert url.path is not None
-        return ChdbWarehouse(url.path, database=database or url.database)
+        return ChdbWarehouse(url.path, database=database or url.database, read_only=read_only)
     if url.engine == "clickhouse":
         from herald.warehouse.clickhouse_engine import ClickHouseWarehouse
 
-        return ClickHouseWarehouse(url, database=database or url.database)
+        return ClickHouseWarehouse(url, database=database or url.database, read_only=read_only)
     raise SettingsError("HERALD_WAREHOUSE", f"unknown engine {url.engine!r}")

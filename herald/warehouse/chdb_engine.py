@@ -17,6 +17,7 @@ from chdb import session as chdb_session
 from herald.errors import WarehouseError
 from herald.warehouse.base import FileFormat
 from herald.warehouse.clickhouse_base import SESSION_SETTINGS, ClickHouseBase, _sql_string
+from herald.warehouse.read_only import check_read_only
 
 _FORMATS = {"parquet": "Parquet", "csv": "CSVWithNames"}
 _lock = threading.RLock()
@@ -41,15 +42,19 @@ def _session_for(path: Path) -> chdb_session.Session:
 class ChdbWarehouse(ClickHouseBase):
     engine = "chdb"
 
-    def __init__(self, path: Path, database: str = "herald"):
+    def __init__(self, path: Path, database: str = "herald", *, read_only: bool = False):
         self.path = Path(path)
         self.database = database
+        self.read_only = False
         self._session = _session_for(self.path)
         self.ensure_database()
         # Unqualified names in ad-hoc SQL (`herald sql "select ... from events"`) mean Herald's.
         self.command(f"use {self.quote(database)}")
+        self.read_only = read_only
 
     def _run(self, sql: str, output_format: str = "CSV") -> object:
+        if self.read_only:
+            check_read_only(sql, self.dialect)
         with _lock:
             try:
                 return self._session.query(sql, output_format)

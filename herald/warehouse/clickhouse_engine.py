@@ -23,6 +23,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, Error
 from herald.errors import SettingsError, WarehouseError
 from herald.settings import WarehouseURL
 from herald.warehouse.clickhouse_base import SESSION_SETTINGS, ClickHouseBase, _sql_string
+from herald.warehouse.read_only import check_read_only
 
 T = TypeVar("T")
 
@@ -56,13 +57,19 @@ class ClickHouseWarehouse(ClickHouseBase):
         *,
         connect_timeout: int = 10,
         send_receive_timeout: int = 300,
+        read_only: bool = False,
     ):
         self.url = url
         self.database = database
+        self.read_only = False
         self._client = self._connect(connect_timeout, send_receive_timeout)
         self.ensure_database()
         # From here on every request names Herald's database as the current one.
         self._client.database = database
+        if read_only:
+            # The server refuses writes itself; the check below gives a clearer message first.
+            self._client.set_client_setting("readonly", "2")
+            self.read_only = True
 
     def _connect(self, connect_timeout: int, send_receive_timeout: int) -> Client:
         # Connect to `default`: Herald's database may not exist yet.
@@ -93,9 +100,13 @@ class ClickHouseWarehouse(ClickHouseBase):
 
     # --- transport ----------------------------------------------------------------------
     def command(self, sql: str) -> None:
+        if self.read_only:
+            check_read_only(sql, self.dialect)
         self._call(lambda: self._client.command(sql))
 
     def query_arrow(self, sql: str) -> pa.Table:
+        if self.read_only:
+            check_read_only(sql, self.dialect)
         # The request client.query_arrow makes (`FORMAT Arrow`), read here so that a
         # statement without a result set (an empty body) gives an empty table, as on chdb.
         body = self._call(lambda: self._client.raw_query(sql, fmt="Arrow"))

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from herald.errors import WarehouseBusy, WarehouseError
 from herald.warehouse.base import ColumnInfo, FileFormat, TableInfo, TableOptions, Warehouse
+from herald.warehouse.read_only import check_read_only
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
@@ -81,6 +82,8 @@ class DuckDBWarehouse(Warehouse):
             connection.execute("commit")
 
     def query_arrow(self, sql: str) -> pa.Table:
+        if self.read_only:
+            check_read_only(sql, self.dialect)
         with self.connect() as connection:
             relation = connection.sql(sql)
             if relation is None:

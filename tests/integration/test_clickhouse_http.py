@@ -298,3 +298,22 @@ def test_server_takes_compressed_native_inserts(http: Warehouse, server_url: str
         client.close()
     assert result.result_rows == [("seven", 7), (None, 8)]
     assert http.row_count("pairs") == 2
+
+
+def test_a_read_only_connection_cannot_write_even_past_the_check(
+    http: Warehouse, server_url: str, database: str, tmp_path: Path
+) -> None:
+    http.create_table_as("kept", "select 1 as n")
+    reader = open_warehouse(
+        WarehouseURL.parse(server_url, tmp_path), database=database, read_only=True
+    )
+    assert rows(reader, f"select n from {reader.qualify('kept')}") == [{"n": 1}]
+    with pytest.raises(WarehouseError, match="read-only"):
+        reader.query_arrow(f"drop table {reader.qualify('kept')}")
+    # The server's own readonly setting, not only Herald's check, stops a write.
+    reader.read_only = False
+    with pytest.raises(WarehouseError, match="readonly"):
+        reader.execute(f"insert into {reader.qualify('kept')} select 2")
+    reader.close()
+    http.insert_select("kept", "select 2 as n")
+    assert http.row_count("kept") == 2

@@ -13,7 +13,9 @@ import pytest
 
 from herald.errors import WarehouseBusy, WarehouseError
 from herald.warehouse.base import TableOptions, Warehouse
+from herald.warehouse.chdb_engine import ChdbWarehouse
 from herald.warehouse.duckdb_engine import DuckDBWarehouse
+from herald.warehouse.read_only import check_read_only
 
 
 def values(warehouse: Warehouse, sql: str) -> list[tuple]:
@@ -169,3 +171,34 @@ def test_a_reader_gets_through_once_the_writer_finishes(tmp_path: Path) -> None:
 def test_reading_a_warehouse_that_does_not_exist_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError, match="run `herald materialize` first"):
         DuckDBWarehouse(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_read_only_connection_runs_one_query_and_never_writes(
+    warehouse: Warehouse, chdb_path: Path
+) -> None:
+    warehouse.create_table_as("kept", "select 1 as n")
+    if isinstance(warehouse, DuckDBWarehouse):
+        reader: Warehouse = DuckDBWarehouse(warehouse.path, read_only=True)
+    else:
+        reader = ChdbWarehouse(chdb_path, database=warehouse.database, read_only=True)
+    assert values(reader, f"select n from {reader.qualify('kept')}") == [(1,)]
+    for statement in (
+        f"drop table {reader.qualify('kept')}",
+        f"select 1; drop table {reader.qualify('kept')}",
+        f"insert into {reader.qualify('kept')} select 2",
+    ):
+        with pytest.raises(WarehouseError):
+            reader.query_arrow(statement)
+    assert values(warehouse, f"select n from {warehouse.qualify('kept')}") == [(1,)]
+    # The writer's own connection is unaffected by the reader's limits.
+    warehouse.insert_select("kept", "select 2 as n")
+    assert warehouse.row_count("kept") == 2
+
+
+def test_the_read_only_check_reads_sql_not_text() -> None:
+    check_read_only("select ';' as s -- ; drop table x", "duckdb")
+    check_read_only("with a as (select 1) select * from a;", "clickhouse")
+    with pytest.raises(WarehouseError, match="DROP is not allowed"):
+        check_read_only("drop table x", "duckdb")
+    with pytest.raises(WarehouseError, match="several"):
+        check_read_only("select 1; select 2", "clickhouse")
