@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from herald.cli_db import db_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app, name="db")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

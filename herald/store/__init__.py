@@ -11,7 +11,14 @@ from __future__ import annotations
 from herald.store.engine import create_store_engine, session_scope, store_url
 from herald.store.landing import LandingFileAlreadyLoaded, loaded_files, record_loaded_file
 from herald.store.migrate import current_revision, downgrade, head_revision, migrate
-from herald.store.models import Base, LandingFile, PipelineRun, RunStatus
+from herald.store.models import (
+    Base,
+    LandingFile,
+    PipelineRun,
+    ProfileDatabase,
+    ProfileSchemaVersion,
+    RunStatus,
+)
 from herald.store.runs import (
     UnknownRun,
     get_run,
@@ -25,6 +32,8 @@ __all__ = [
     "LandingFile",
     "LandingFileAlreadyLoaded",
     "PipelineRun",
+    "ProfileDatabase",
+    "ProfileSchemaVersion",
     "RunStatus",
     "UnknownRun",
     "create_store_engine",

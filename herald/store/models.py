@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -132,3 +133,50 @@ class LandingFile(Base):
 
     def __repr__(self) -> str:
         return f"LandingFile(source={self.source!r}, file_name={self.file_name!r})"
+
+
+class ProfileDatabase(Base):
+    """A client database a CRM manager keeps ("Shop RU", "B2B"); its schema is versioned."""
+
+    __tablename__ = "profile_databases"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(
+        String(63), unique=True, comment="lowercase snake_case, as in the schema"
+    )
+    title: Mapped[str | None] = mapped_column(String(200), comment="display name")
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"ProfileDatabase(id={self.id!r}, name={self.name!r})"
+
+
+class ProfileSchemaVersion(Base):
+    """One version of a profile database's schema; the highest version is the current one.
+
+    Versions are never changed, only added; deleting the database deletes its versions.
+    """
+
+    __tablename__ = "profile_schema_versions"
+    __table_args__ = (UniqueConstraint("database_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer, comment="1, 2, ... per database")
+    schema: Mapped[dict[str, Any]] = mapped_column(
+        JSONDocument, comment="the ProfileSchema document"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    comment: Mapped[str | None] = mapped_column(Text, comment="why this version was made")
+
+    def __repr__(self) -> str:
+        return f"ProfileSchemaVersion(database_id={self.database_id!r}, version={self.version!r})"
