@@ -16,6 +16,7 @@ from herald.store.models import (
     LandingFile,
     PipelineRun,
     ProfileDatabase,
+    ProfileImport,
     ProfileSchemaVersion,
     RunStatus,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "LandingFileAlreadyLoaded",
     "PipelineRun",
     "ProfileDatabase",
+    "ProfileImport",
     "ProfileSchemaVersion",
     "RunStatus",
     "UnknownRun",

@@ -180,3 +180,55 @@ class ProfileSchemaVersion(Base):
 
     def __repr__(self) -> str:
         return f"ProfileSchemaVersion(database_id={self.database_id!r}, version={self.version!r})"
+
+
+ImportStatus = Literal["running", "succeeded", "failed"]
+IMPORT_STATUSES: tuple[ImportStatus, ...] = ("running", "succeeded", "failed")
+
+
+class ProfileImport(Base):
+    """One import into a profile database: where from, how, and what became of every row.
+
+    received = accepted + rejected once it has finished; the rejected rows, with their
+    reasons, are in the report file. `request_id` makes API imports idempotent.
+    """
+
+    __tablename__ = "profile_imports"
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('running', 'succeeded', 'failed')", name="profile_import_status"
+        ),
+        Index(None, "database_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    import_id: Mapped[str] = mapped_column(
+        String(40), unique=True, comment="public id of the import, in lineage and reports"
+    )
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    source: Mapped[str] = mapped_column(String(200), comment="the label the user gave the source")
+    kind: Mapped[str] = mapped_column(String(20), comment="file, paste, manual, api or sql")
+    file_name: Mapped[str | None] = mapped_column(String(500))
+    mode: Mapped[str] = mapped_column(String(20), comment="upsert, insert or update")
+    options: Mapped[dict[str, Any]] = mapped_column(
+        JSONDocument, default=dict, comment="mapping, match fields, key column, sheet, ..."
+    )
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    report_path: Mapped[str | None] = mapped_column(Text, comment="CSV of the rejected rows")
+    request_id: Mapped[str | None] = mapped_column(
+        String(200), unique=True, comment="the API caller's idempotency key"
+    )
+    run_id: Mapped[str | None] = mapped_column(String(64), comment="Dagster run id")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"ProfileImport(import_id={self.import_id!r}, status={self.status!r})"

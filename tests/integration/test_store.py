@@ -46,7 +46,13 @@ from herald.store.migrate import VERSION_TABLE
 POSTGRES_SERVER_URL = os.environ.get(
     "HERALD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-STORE_TABLES = {"pipeline_runs", "landing_files", "profile_databases", "profile_schema_versions"}
+STORE_TABLES = {
+    "pipeline_runs",
+    "landing_files",
+    "profile_databases",
+    "profile_schema_versions",
+    "profile_imports",
+}
 
 
 def _libpq_url(url: URL) -> str:
