@@ -103,6 +103,75 @@ def _asset_line(asset: Any) -> str:
     return f"  {asset.name:<32} {rows} {seconds}{checks}"
 
 
+@app.command("import")
+def import_records(
+    file: Path | None = typer.Argument(None, help="CSV, TXT, XLSX or XLS file to import."),
+    db: str = typer.Option(..., "--db", help="The profile database to import into."),
+    source: str | None = typer.Option(None, help="Label of the source (default: file name)."),
+    key: str | None = typer.Option(None, help="Column holding each record's key in its source."),
+    map_: list[str] = typer.Option([], "--map", help="column=field; repeat for more columns."),
+    match: str | None = typer.Option(None, help="Fields that identify an existing profile."),
+    mode: str = typer.Option("upsert", help="upsert, insert (new only) or update (existing only)."),
+    sheet: str | None = typer.Option(None, help="Spreadsheet sheet, by name or 0-based index."),
+    paste: bool = typer.Option(False, "--paste", help="Read pasted tab-separated text on stdin."),
+    region: str = typer.Option("RU", help="Phone region for numbers without a country code."),
+    month_first: bool = typer.Option(False, help="Read 01/02/2024 as 2 January, not 1 February."),
+    load: bool = typer.Option(True, help="Load the records into the warehouse (a Dagster run)."),
+) -> None:
+    """Import profiles into a profile database; prints one JSON object with the counts."""
+    from herald.imports import open_pasted, open_table
+    from herald.profiles.importing import ImportRequest, record_import_run, run_import
+    from herald.store import create_store_engine, migrate
+
+    if mode not in ("upsert", "insert", "update"):
+        raise HeraldError(f"--mode {mode!r}: use upsert, insert or update")
+    if (file is None) == (not paste):
+        raise HeraldError("give a FILE to import, or --paste to read pasted text on stdin")
+    mapping: dict[str, str] = {}
+    for pair in map_:
+        column, sep, target = pair.partition("=")
+        if not sep or not column or not target:
+            raise HeraldError(f"--map {pair!r}: write it as column=field")
+        mapping[column] = target
+    settings = _settings()
+    store = create_store_engine(settings.database_url)
+    migrate(store)
+    if paste:
+        reader = open_pasted(sys.stdin.read())
+    else:
+        assert file is not None
+        if not file.is_file():
+            raise HeraldError(f"{file}: no such file")
+        chosen_sheet: str | int | None = int(sheet) if sheet and sheet.isdigit() else sheet
+        reader = open_table(file, sheet=chosen_sheet)
+    request = ImportRequest(
+        database=db,
+        source=source or (file.name if file else "paste"),
+        kind="paste" if paste else "file",
+        mode=mode,  # type: ignore[arg-type]
+        key_column=key,
+        mapping=mapping,
+        match_fields=tuple(name.strip() for name in (match or "").split(",") if name.strip()),
+        region=region,
+        dayfirst=not month_first,
+        file_name=file.name if file else None,
+    )
+    result = run_import(store, settings.home, reader, request)
+    summary = result.summary()
+    if load and result.landing_files:
+        run = importlib.import_module("pipelines.run")
+        outcome = run.materialize(settings, "raw_profile_records,stg_profiles__records")
+        record_import_run(store, result.import_id, outcome.run_id)
+        summary["run_id"] = outcome.run_id
+        summary["loaded"] = outcome.success
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    if load and result.landing_files and not summary.get("loaded"):
+        raise HeraldError(
+            f"import {result.import_id} was read but loading it failed; its records stay in "
+            "landing/profile_records and load with the next `herald materialize`"
+        )
+
+
 @app.command()
 def sql(
     query: str = typer.Argument(..., help="A SELECT to run on the warehouse (read-only)."),

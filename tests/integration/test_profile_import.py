@@ -1,0 +1,205 @@
+"""Importing into a profile database: every row accepted or rejected with its reason, the
+accepted ones loaded into the warehouse by a Dagster run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from herald.errors import HeraldError
+from herald.imports import open_pasted, open_table
+from herald.profiles.databases import create_database
+from herald.profiles.importing import ImportRequest, ImportSetupError, run_import
+from herald.profiles.schema import load_schema
+from herald.store import ProfileImport, create_store_engine, migrate, session_scope
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENTS = (
+    "id;E-mail;Phone;given_name;date_of_birth;level;Bonus\n"
+    "1;Ivan.Petrov@Mail.RU;8 916 123-45-67;Иван;01.02.1990;gold;100\n"
+    "2;not-an-email;+44 20 7946 0958;Anna;1985-07-15;silver;5\n"
+    "3;x@y.ru;;Sean;31.13.1990;bronze;\n"
+    "4;=cmd|calc;;Eve;;platinum;1\n"
+    "5;anna@example.com;+44 20 7946 0958;Anna;15.07.1985;silver;7\n"
+)
+MAPPING = {"E-mail": "email", "Phone": "phone", "Bonus": "bonus_points"}
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    migrate(engine)
+    create_database(engine, load_schema(REPO / "docs" / "schemas" / "shop.yml"))
+    return engine
+
+
+def test_every_row_is_accepted_or_rejected_with_its_reason(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "clients.csv"
+    path.write_text(CLIENTS, encoding="cp1251")
+    request = ImportRequest(database="shop", source="crm", key_column="id", mapping=MAPPING)
+
+    result = run_import(store, tmp_path, open_table(path), request)
+
+    assert (result.outcome.received, result.outcome.accepted, result.outcome.rejected) == (5, 2, 3)
+    report = result.outcome.rejects_path
+    assert report is not None
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "row_number,reason,id,E-mail,Phone,given_name,date_of_birth,level,Bonus"
+    assert lines[1].startswith("3,email: invalid email")
+    assert lines[2].startswith("4,date_of_birth: invalid date")
+    assert "'=cmd|calc" in lines[3]  # a formula is neutralised in the report
+    with session_scope(store) as session:
+        entry = session.query(ProfileImport).filter_by(import_id=result.import_id).one()
+        assert (entry.status, entry.received, entry.accepted, entry.rejected) == (
+            "succeeded",
+            5,
+            2,
+            3,
+        )
+        assert entry.report_path == str(report)
+
+
+def test_accepted_records_carry_lineage_and_normalised_fields(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "clients.csv"
+    path.write_text(CLIENTS, encoding="utf-8")
+    request = ImportRequest(database="shop", source="crm", key_column="id", mapping=MAPPING)
+    result = run_import(store, tmp_path, open_table(path), request)
+    import pyarrow.parquet as pq
+
+    [landing] = result.landing_files
+    rows = pq.read_table(landing).to_pylist()
+    assert [(row["record_key"], row["row_number"]) for row in rows] == [("1", 2), ("5", 6)]
+    ivan = json.loads(rows[0]["fields"])
+    assert ivan == {
+        "bonus_points": 100,
+        "date_of_birth": "1990-02-01",
+        "email": "ivan.petrov@mail.ru",
+        "given_name": "Иван",
+        "level": "gold",
+        "phone": "+79161234567",
+    }
+    assert {row["import_id"] for row in rows} == {result.import_id}
+    assert {row["database"] for row in rows} == {"shop"}
+
+
+def test_pasted_text_imports_with_row_keys_from_the_import(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pasted = "email\tphone\tlevel\nA@B.RU\t89161112233\tgold\n"
+    result = run_import(
+        store, tmp_path, open_pasted(pasted), ImportRequest(database="shop", source="paste")
+    )
+    assert (result.outcome.accepted, result.outcome.rejected) == (1, 0)
+    import pyarrow.parquet as pq
+
+    [row] = pq.read_table(result.landing_files[0]).to_pylist()
+    assert row["record_key"] == f"{result.import_id}:2"
+
+
+@pytest.mark.parametrize(
+    ("request_args", "message"),
+    [
+        ({"mapping": {"nope": "email"}}, "--map names columns the file does not have: nope"),
+        ({"mapping": {"email": "mail"}}, "--map names fields the database does not have: mail"),
+        ({"key_column": "missing"}, "--key 'missing' is not a column"),
+        ({"match_fields": ("email", "shoe_size")}, "--match names unknown fields: shoe_size"),
+    ],
+)
+def test_a_mapping_that_does_not_fit_the_schema_is_refused_before_reading(
+    store,
+    tmp_path: Path,
+    request_args: dict,
+    message: str,  # type: ignore[no-untyped-def]
+) -> None:
+    reader = open_pasted("email\tlevel\na@b.ru\tgold\n")
+    with pytest.raises(ImportSetupError, match=message.replace("(", r"\(")):
+        run_import(
+            store, tmp_path, reader, ImportRequest(database="shop", source="x", **request_args)
+        )
+    with session_scope(store) as session:
+        assert session.query(ProfileImport).count() == 0
+
+
+def test_a_required_field_without_a_column_is_refused(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from herald.profiles.databases import apply_schema
+    from herald.profiles.schema import parse_schema_yaml
+
+    apply_schema(
+        store,
+        parse_schema_yaml(
+            "database: b2b\nfields:\n"
+            "  - {name: inn, type: string, identifier: external_id, required: true}\n"
+        ),
+    )
+    with pytest.raises(ImportSetupError, match="required fields have no column: inn"):
+        run_import(
+            store,
+            tmp_path,
+            open_pasted("email\na@b.ru\n"),
+            ImportRequest(database="b2b", source="x"),
+        )
+
+
+def run_cli(
+    args: list[str], home: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HERALD_HOME": str(home)}
+    env.pop("HERALD_WAREHOUSE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "herald.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def test_cli_import_reads_reports_and_loads_into_the_warehouse(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(["db", "apply", "--schema", "docs/schemas/shop.yml"], home).returncode == 0
+    path = tmp_path / "clients.csv"
+    path.write_text(CLIENTS, encoding="utf-8")
+    args = ["import", str(path), "--db", "shop", "--source", "crm", "--key", "id"]
+    args += [f"--map={column}={target}" for column, target in MAPPING.items()]
+    done = run_cli(args, home)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["received"], summary["accepted"], summary["rejected"]) == (5, 2, 3)
+    assert summary["loaded"] is True and Path(summary["report"]).exists()
+    counted = run_cli(
+        ["sql", "select count(*) as n from stg_profiles__records", "--format", "csv"], home
+    )
+    assert counted.stdout.splitlines() == ["n", "2"]
+    pasted = run_cli(["import", "--paste", "--db", "shop"], home, stdin="email\na@b.ru\n")
+    assert json.loads(pasted.stdout)["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02PK\x03\x04binary", ""),
+    ],
+)
+def test_cli_import_of_a_bad_file_is_one_clear_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    home = tmp_path / "home"
+    run_cli(["db", "apply", "--schema", "docs/schemas/shop.yml"], home)
+    path = tmp_path / "clients.csv"
+    path.write_bytes(content)
+    done = run_cli(["import", str(path), "--db", "shop"], home)
+    assert done.returncode == 1
+    assert done.stderr.startswith("herald: ") and message in done.stderr
+    assert "Traceback" not in done.stderr
+    unknown = run_cli(["import", str(path), "--db", "nope"], home)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+
+
+def test_herald_error_is_the_base_of_setup_errors() -> None:
+    assert issubclass(ImportSetupError, HeraldError)
