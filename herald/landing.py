@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from herald.errors import WarehouseError
 from herald.models.project import SourceTable
 from herald.warehouse import Warehouse
@@ -29,6 +31,20 @@ def loaded_file_names(warehouse: Warehouse, raw_table: str) -> set[str]:
         return set()
     rows = warehouse.query_arrow(f"select distinct _file from {warehouse.qualify(raw_table)}")
     return {name for name in rows.column(0).to_pylist() if name}
+
+
+def ensure_empty_raw_table(warehouse: Warehouse, table: SourceTable) -> None:
+    """A source with no files yet still gets its (empty) raw table, so the models over it
+    build; that needs its columns declared with types in sources.yml."""
+    schema = table.arrow_schema()
+    if schema is None:
+        raise WarehouseError(
+            f"no landing files for {table.name} yet: put some in landing/{table.name}/, or "
+            "declare its columns with types in sql/sources.yml"
+        )
+    warehouse.create_table_from_arrow_schema(
+        table.raw_table, schema.append(pa.field("_file", pa.string()))
+    )
 
 
 def rows_per_file(warehouse: Warehouse, raw_table: str, names: list[str]) -> dict[str, int]:
@@ -86,6 +102,8 @@ def load_landing(
                 reject_file(landing_dir, table, path, str(exc))
             else:
                 loaded.append(path)
+    if not warehouse.exists(table.raw_table):
+        ensure_empty_raw_table(warehouse, table)
     rows_by_file = rows_per_file(warehouse, table.raw_table, [path.name for path in loaded])
     for path in loaded:
         if on_loaded is not None:

@@ -17,12 +17,22 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from herald.errors import ModelError
 
 Materialization = Literal["view", "table", "incremental"]
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("ms"),
+}
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
@@ -71,6 +81,7 @@ class ColumnDoc(BaseModel):
     name: str
     description: str = ""
     tests: tuple[Any, ...] = ()
+    type: str | None = None  # sources only: string, int64, float64, bool, date, timestamp
 
 
 class ModelConfig(BaseModel):
@@ -117,6 +128,20 @@ class SourceTable:
     @property
     def raw_table(self) -> str:
         return f"raw_{self.name}"
+
+    def arrow_schema(self) -> pa.Schema | None:
+        """The declared columns as Arrow, when every column has a type; else None."""
+        if not self.columns or any(column.type is None for column in self.columns):
+            return None
+        try:
+            return pa.schema(
+                [pa.field(column.name, _ARROW_TYPES[column.type or ""]) for column in self.columns]
+            )
+        except KeyError as exc:
+            raise ModelError(
+                f"sources.yml: {self.name}: unknown column type {exc.args[0]!r} "
+                f"(use {', '.join(_ARROW_TYPES)})"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -200,9 +225,12 @@ def _load_sources(path: Path) -> dict[tuple[str, str], SourceTable]:
     sources: dict[tuple[str, str], SourceTable] = {}
     for source in _read_yaml(path).get("sources") or []:
         for table in source.get("tables") or []:
-            columns = tuple(
-                ColumnDoc.model_validate(column) for column in table.get("columns") or []
-            )
+            try:
+                columns = tuple(
+                    ColumnDoc.model_validate(column) for column in table.get("columns") or []
+                )
+            except ValidationError as exc:
+                raise ModelError(f"{path}: {table.get('name')}: {_first_error(exc)}") from None
             entry = SourceTable(
                 source=source["name"],
                 name=table["name"],

@@ -186,3 +186,12 @@ def test_workspace_yaml_loads_in_dagster_the_way_the_ui_does(herald_home: Path) 
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Validation successful" in completed.stdout + completed.stderr
+
+
+def test_a_source_with_no_files_yet_still_builds_its_models(herald_home: Path) -> None:
+    # Profile records arrive with the first import; until then their raw table is empty.
+    subprocess.run(["rm", "-r", str(herald_home / "landing" / "profile_records")], check=True)
+    outcome = materialize(load_settings())
+    assert outcome.success, [asset.error for asset in outcome.assets if asset.error]
+    by_name = {asset.name: asset for asset in outcome.assets}
+    assert by_name["raw_profile_records"].rows == 0

@@ -53,3 +53,14 @@ def test_a_bad_file_is_rejected_with_its_reason_and_the_rest_load(
     assert not (landing / "orders" / "b.parquet").exists()
     ids = warehouse.query_arrow(f"select order_id from {warehouse.qualify('raw_orders')}")
     assert sorted(ids.column(0).to_pylist()) == ["o1", "o2", "o3"]
+
+
+def test_a_source_without_files_or_declared_columns_says_what_to_do(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    import pytest
+
+    from herald.errors import WarehouseError
+
+    with pytest.raises(WarehouseError, match="no landing files for orders yet"):
+        load_landing(warehouse, tmp_path / "landing", ORDERS)
