@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from herald.cli_db import db_app
+from herald.cli_sources import sources_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="source-sql")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

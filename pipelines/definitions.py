@@ -7,6 +7,7 @@ import dagster as dg
 from assets.landing import build_landing_assets
 from assets.resources import StoreResource, WarehouseResource
 from assets.sensors import build_landing_sensor
+from assets.sql_sources import build_sql_source_schedules, sql_source_import_job
 from assets.sql_models import build_model_assets
 from herald.models.project import SqlProject
 from herald.settings import Settings, load_settings
@@ -25,12 +26,14 @@ def build_definitions(
     model_assets = build_model_assets(project, warehouse.target(), warehouse.kind)
     return dg.Definitions(
         assets=[*landing_assets, *model_assets],
+        schedules=build_sql_source_schedules(settings),
         jobs=[
+            sql_source_import_job,
             dg.define_asset_job(
                 ALL_ASSETS_JOB,
                 selection=dg.AssetSelection.all(),
                 description="Load new landing files and rebuild every model.",
-            )
+            ),
         ],
         sensors=[
             build_landing_sensor(project, settings.landing_dir, store),

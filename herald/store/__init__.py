@@ -19,6 +19,7 @@ from herald.store.models import (
     ProfileImport,
     ProfileSchemaVersion,
     RunStatus,
+    SqlSource,
 )
 from herald.store.runs import (
     UnknownRun,
@@ -37,6 +38,7 @@ __all__ = [
     "ProfileImport",
     "ProfileSchemaVersion",
     "RunStatus",
+    "SqlSource",
     "UnknownRun",
     "create_store_engine",
     "current_revision",

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -232,3 +233,67 @@ class ProfileImport(Base):
 
     def __repr__(self) -> str:
         return f"ProfileImport(import_id={self.import_id!r}, status={self.status!r})"
+
+
+SqlSourceMode = Literal["upsert", "insert", "update"]
+
+
+class SqlSource(Base):
+    """A table or query in an external SQL database, imported into a profile database on a
+    cron schedule; with a cursor column, each run reads only the rows past `last_cursor`.
+
+    `url` is a SQLAlchemy URL and may hold a password: show it only through
+    `herald.imports.sql_source.masked_url`.
+    """
+
+    __tablename__ = "sql_sources"
+    __table_args__ = (
+        CheckConstraint(
+            "(table_name is null and query is not null)"
+            " or (table_name is not null and query is null)",
+            name="table_or_query",
+        ),
+        CheckConstraint("mode in ('upsert', 'insert', 'update')", name="sql_source_mode"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, comment="lowercase snake_case")
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(Text, comment="SQLAlchemy URL of the source database")
+    table_name: Mapped[str | None] = mapped_column(
+        String(300), comment="table (or schema.table) to read; or query"
+    )
+    query: Mapped[str | None] = mapped_column(Text, comment="SELECT to read; or table_name")
+    cursor_column: Mapped[str | None] = mapped_column(
+        String(200), comment="incremental by this column; full reload when null"
+    )
+    last_cursor: Mapped[str | None] = mapped_column(
+        Text, comment="greatest cursor value imported, as text"
+    )
+    last_cursor_type: Mapped[str | None] = mapped_column(
+        String(20), comment="int, float, decimal, date, datetime or text"
+    )
+    key_column: Mapped[str | None] = mapped_column(String(200))
+    mapping: Mapped[dict[str, Any]] = mapped_column(
+        JSONDocument, default=dict, comment="column -> profile field"
+    )
+    mode: Mapped[str] = mapped_column(String(20), default="upsert")
+    schedule: Mapped[str] = mapped_column(
+        String(100), default="0 * * * *", comment="cron expression (UTC)"
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_import_id: Mapped[str | None] = mapped_column(
+        String(40), comment="import_id of the last successful run"
+    )
+
+    def __repr__(self) -> str:
+        return f"SqlSource(name={self.name!r}, table={self.table_name!r})"

@@ -52,6 +52,7 @@ STORE_TABLES = {
     "profile_databases",
     "profile_schema_versions",
     "profile_imports",
+    "sql_sources",
 }
 
 
