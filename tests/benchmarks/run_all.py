@@ -1,7 +1,11 @@
-"""`make bench`: generate sample data, then benchmark the pipeline on DuckDB and chdb.
+"""`make bench`: every benchmark, figures to tests/benchmarks/results/.
 
-Figures go to tests/benchmarks/results/ as JSON (all numbers) and Markdown (the summary).
-BENCH_PROFILES sets the scale (default 1,000,000 persons ≈ 10M events).
+1. pipeline: generate sample data, materialise it on DuckDB and chdb (pipeline.json, .md);
+   BENCH_PROFILES sets the scale (default 1,000,000 persons ≈ 10M events).
+2. import: a 1M-row, 12-column CSV through `run_import` against DuckDB's read_csv (import.json).
+3. unify: unification of generated profile sources with accuracy against the truth file
+   (unify.json); BENCH_UNIFY_PROFILES sets the scale (default 1,000,000 persons).
+BENCH_ONLY=pipeline,import,unify runs a subset.
 """
 
 from __future__ import annotations
@@ -31,6 +35,28 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 
 
 def main() -> None:
+    only = set(os.environ.get("BENCH_ONLY", "pipeline,import,unify").split(","))
+    RESULTS.mkdir(exist_ok=True)
+    if "pipeline" in only:
+        bench_pipeline()
+    if "import" in only:
+        report = run_json(["tests.benchmarks.bench_import"], {**os.environ})
+        (RESULTS / "import.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+    if "unify" in only:
+        profiles = os.environ.get("BENCH_UNIFY_PROFILES", "1000000")
+        home = (REPO / "var" / "bench-unify").resolve()
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        report = run_json(
+            ["tests.benchmarks.bench_unify", "--home", str(home), "--profiles", profiles],
+            {**os.environ},
+        )
+        (RESULTS / "unify.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+
+
+def bench_pipeline() -> None:
     profiles = int(os.environ.get("BENCH_PROFILES", "1000000"))
     home = Path(os.environ.get("BENCH_HOME", REPO / "var" / "bench")).resolve()
     shutil.rmtree(home, ignore_errors=True)
