@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from herald.cli_db import db_app
+from herald.cli_profiles import profile_app, unify_command
 from herald.cli_sources import sources_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
+app.add_typer(profile_app, name="profile")
+app.command(name="unify")(unify_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.landing import build_landing_assets
+from assets.profiles import build_profiles_asset
 from assets.resources import StoreResource, WarehouseResource
 from assets.sensors import build_landing_sensor
-from assets.sql_sources import build_sql_source_schedules, sql_source_import_job
 from assets.sql_models import build_model_assets
+from assets.sql_sources import build_sql_source_schedules, sql_source_import_job
 from herald.models.project import SqlProject
 from herald.settings import Settings, load_settings
 
@@ -25,7 +26,7 @@ def build_definitions(
     landing_assets = build_landing_assets(project, settings.landing_dir, warehouse.kind)
     model_assets = build_model_assets(project, warehouse.target(), warehouse.kind)
     return dg.Definitions(
-        assets=[*landing_assets, *model_assets],
+        assets=[*landing_assets, *model_assets, build_profiles_asset(warehouse.kind)],
         schedules=build_sql_source_schedules(settings),
         jobs=[
             sql_source_import_job,

@@ -26,6 +26,7 @@ class AssetOutcome:
     checks_failed: list[str] = field(default_factory=list)
     error: str | None = None
     skipped: bool = False
+    metadata: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +138,7 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> list[AssetOutcome]:
             materialization = event.step_materialization_data.materialization
             outcome.name = materialization.asset_key.to_user_string()
             metadata = materialization.metadata
+            outcome.metadata = {key: value.value for key, value in metadata.items()}
             if "dagster/row_count" in metadata:
                 outcome.rows = int(metadata["dagster/row_count"].value)  # type: ignore[arg-type]
             if "duration_s" in metadata:

@@ -1,0 +1,430 @@
+"""One profile per customer per profile database, from the imported records.
+
+    result = build_profiles(warehouse, [schema.schema for schema in list_databases(engine)])
+
+For every database, its records in `stg_profiles__records` are unified (`herald.unify`) on
+the schema's identifier fields (and, fuzzily, on its match fields); then four public
+outputs are replaced:
+
+- `profile_records` (database, source, import_id, row_number, record_key, profile_id):
+  every imported record and the profile it belongs to;
+- `profile_identifiers` (profile_id, database, kind, value): each identifier once;
+- `profiles` (profile_id, database, created_at, updated_at, fields): the golden record,
+  per field the most recent non-empty value (by imported_at, then row_number), as JSON;
+- a view `profiles__<database>` per database with one typed column per schema field.
+
+A record of the unification is a source record: `<source>:<record_key>`, whatever number
+of imports brought it. A profile is named by its component in the unification, the
+smallest such key: `p_<database>:<source>:<record_key>`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from herald.profiles.schema import ProfileField, ProfileSchema, column_type
+from herald.unify import FuzzyConfig, UnifyConfig, unify
+from herald.warehouse.base import TableOptions, Warehouse
+
+STAGING = "stg_profiles__records"
+PROFILE_RECORDS = "profile_records"
+PROFILE_IDENTIFIERS = "profile_identifiers"
+PROFILES = "profiles"
+IDENTIFIERS_INPUT = "profile_identifiers_input"
+ATTRIBUTES_INPUT = "profile_attributes_input"
+COMPONENTS = "profile_components"
+UNIFY_PREFIX = "profile_unify"
+RECORDS_WORK = "profile_records_work"
+VALUES_WORK = "profile_values_work"
+
+# What herald.unify compares fuzzily, by the schema's match kind ("address" it does not use).
+ATTRIBUTE_OF_MATCH = {
+    "given_name": "given_name",
+    "family_name": "family_name",
+    "name": "full_name",
+    "date": "birth_date",
+    "city": "city",
+}
+ATTRIBUTE_COLUMNS = ("given_name", "family_name", "full_name", "birth_date", "city")
+# JSON texts of a value that does not count: a later record leaves the field as it was.
+EMPTY_JSON = ("''", "'null'", "'\"\"'", "'[]'", "'{}'")
+
+
+def view_name(database: str) -> str:
+    """The typed view of one database's profiles."""
+    return f"profiles__{database}"
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The few spellings that differ between DuckDB and ClickHouse."""
+
+    dialect: str
+
+    def text(self, column: str, name: str) -> str:
+        """A field's value as text (a string unquoted, others as their JSON text); NULL when
+        missing, null or empty."""
+        if self.dialect == "clickhouse":
+            return f"nullIf(JSONExtractString({column}, {_plain_literal(name)}), '')"
+        return f"nullif(json_extract_string({column}, {_plain_literal('$.' + name)}), '')"
+
+    def raw(self, column: str, name: str) -> str:
+        """A field's value as JSON text; NULL or '' when missing."""
+        if self.dialect == "clickhouse":
+            return f"JSONExtractRaw({column}, {_plain_literal(name)})"
+        return f"cast(json_extract({column}, {_plain_literal('$.' + name)}) as varchar)"
+
+    def null_text(self) -> str:
+        if self.dialect == "clickhouse":
+            return "cast(null as Nullable(String))"
+        return "cast(null as varchar)"
+
+    def typed(self, column: str, field: ProfileField) -> str:
+        """A field's value in its column type (lists empty, not NULL, when missing)."""
+        text = self.text(column, field.name)
+        if self.dialect == "clickhouse":
+            target = column_type(field.type, "clickhouse")
+            if field.type == "list":
+                return f"JSONExtract({column}, {_plain_literal(field.name)}, 'Array(String)')"
+            if field.type == "json":
+                raw = self.raw(column, field.name)
+                return f"if({raw} in ('', 'null'), null, {raw})"
+            if field.type == "datetime":
+                return f"parseDateTime64BestEffortOrNull({text}, 3, 'UTC')"
+            if field.type == "date":
+                return f"toDate32OrNull({text})"
+            return f"cast({text} as {target})"
+        target = column_type(field.type, "duckdb")
+        if field.type == "list":
+            raw = f"json_extract({column}, {_plain_literal('$.' + field.name)})"
+            return f"coalesce(cast({raw} as varchar[]), cast([] as varchar[]))"
+        if field.type == "json":
+            raw = self.raw(column, field.name)
+            return f"cast(case when {raw} in ('', 'null') then null else {raw} end as json)"
+        if field.type == "datetime":
+            # An offset is honoured; a time without one is UTC.
+            return (
+                f"cast(case when regexp_matches({text}, '[+-][0-9][0-9]:?[0-9][0-9]$') "
+                f"then timezone('UTC', cast({text} as timestamptz)) "
+                f"else cast({text} as timestamp) end as {target})"
+            )
+        return f"cast({text} as {target})"
+
+
+def _plain_literal(text: str) -> str:
+    # Names are validated snake_case; still, a quote must never end the literal.
+    if "'" in text or "\\" in text:
+        raise ValueError(f"unexpected name {text!r}")
+    return f"'{text}'"
+
+
+def build_profiles(
+    warehouse: Warehouse, schemas: list[ProfileSchema], *, keep_others: bool = False
+) -> dict[str, Any]:
+    """Unify every database's records and replace the public profile tables and views.
+
+    The tables then hold the databases of `schemas` only, unless `keep_others`: then the
+    rows of the other databases are kept as they were (rebuilding one database).
+
+    Returns counts: {"databases": {name: {"records", "profiles", "identifiers",
+    "junk_values", "fuzzy_merged", "seconds"}}, "records", "profiles", "seconds"}.
+    """
+    started = time.perf_counter()
+    sql = _Sql(warehouse.dialect)
+    schemas = sorted(schemas, key=lambda schema: schema.database)
+    staging = warehouse.qualify(STAGING)
+    counts = _record_counts(warehouse, staging)
+    report: dict[str, Any] = {"databases": {}}
+    unified: list[ProfileSchema] = []
+    for schema in schemas:
+        clock = time.perf_counter()
+        records = counts.get(schema.database, 0)
+        entry: dict[str, Any] = {"records": records, "junk_values": [], "fuzzy_merged": 0}
+        if records:
+            result = _unify_database(warehouse, sql, schema, staging)
+            entry["junk_values"] = [
+                {"kind": junk.kind, "value": junk.value, "records": junk.records}
+                for junk in result.junk_values
+            ]
+            entry["fuzzy_merged"] = result.fuzzy.merged if result.fuzzy else 0
+            unified.append(schema)
+        entry["seconds"] = round(time.perf_counter() - clock, 3)
+        report["databases"][schema.database] = entry
+
+    rebuilt = [schema.database for schema in schemas]
+    _publish(warehouse, sql, unified, staging, rebuilt if keep_others else None)
+    for schema in schemas:
+        warehouse.create_view_as(view_name(schema.database), _view_sql(warehouse, sql, schema))
+    for name, count in _profile_counts(warehouse).items():
+        if name in report["databases"]:
+            report["databases"][name]["profiles"] = count[0]
+            report["databases"][name]["identifiers"] = count[1]
+    for entry in report["databases"].values():
+        entry.setdefault("profiles", 0)
+        entry.setdefault("identifiers", 0)
+    for schema in unified:
+        for work in (
+            f"{IDENTIFIERS_INPUT}__{schema.database}",
+            f"{ATTRIBUTES_INPUT}__{schema.database}",
+            f"{COMPONENTS}__{schema.database}",
+            f"{UNIFY_PREFIX}__{schema.database}_person_keys",
+        ):
+            warehouse.drop(work)
+    report["records"] = sum(entry["records"] for entry in report["databases"].values())
+    report["profiles"] = sum(entry["profiles"] for entry in report["databases"].values())
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _record_counts(warehouse: Warehouse, staging: str) -> dict[str, int]:
+    rows = warehouse.query_arrow(
+        f"select database, count(*) as records from {staging} group by database"
+    ).to_pylist()
+    return {row["database"]: int(row["records"]) for row in rows}
+
+
+def _profile_counts(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
+    profiles = warehouse.query_arrow(
+        f"select database, count(*) as n from {warehouse.qualify(PROFILES)} group by database"
+    ).to_pylist()
+    identifiers = warehouse.query_arrow(
+        f"select database, count(*) as n from {warehouse.qualify(PROFILE_IDENTIFIERS)} "
+        "group by database"
+    ).to_pylist()
+    found = {row["database"]: int(row["n"]) for row in identifiers}
+    return {row["database"]: (int(row["n"]), found.get(row["database"], 0)) for row in profiles}
+
+
+def _node(source: str = "source", record_key: str = "record_key") -> str:
+    """A record of the unification: one source record, whichever imports brought it."""
+    return f"concat({source}, ':', {record_key})"
+
+
+def _unify_database(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema, staging: str) -> Any:
+    database = _plain_literal(schema.database)
+    records = f"select {_node()} as record_key, fields from {staging} where database = {database}"
+    identifiers = [field for field in schema.fields if field.identifier is not None]
+    if identifiers:
+        parts = [
+            f"select record_key, {_plain_literal(field.identifier or '')} as kind, "
+            f"{sql.text('fields', field.name)} as value from records"
+            for field in identifiers
+        ]
+    else:  # every record its own profile
+        parts = [f"select record_key, 'none' as kind, {sql.null_text()} as value from records"]
+    identifiers_input = f"{IDENTIFIERS_INPUT}__{schema.database}"
+    warehouse.create_table_as(
+        identifiers_input,
+        f"with records as ({records})\n"
+        f"select distinct record_key, kind, value from (\n{chr(10).join(_union(parts))}\n) as ids",
+        TableOptions(order_by=("record_key",)),
+    )
+
+    attributes_input: str | None = None
+    matched = _match_fields(schema)
+    if matched:
+        attributes_input = f"{ATTRIBUTES_INPUT}__{schema.database}"
+        columns = []
+        for column in ATTRIBUTE_COLUMNS:
+            field = matched.get(column)
+            if field is None:
+                columns.append(f"{sql.null_text()} as {column}")
+            elif column == "birth_date":
+                columns.append(f"substring({sql.text('fields', field.name)}, 1, 10) as {column}")
+            else:
+                columns.append(f"{sql.text('fields', field.name)} as {column}")
+        # The latest version of each source record speaks for it.
+        warehouse.create_table_as(
+            attributes_input,
+            f"""with ranked as (
+    select {_node()} as record_key, fields,
+        row_number() over (
+            partition by source, record_key order by imported_at desc, row_number desc
+        ) as version
+    from {staging}
+    where database = {database}
+)
+select record_key, {", ".join(columns)}
+from ranked
+where version = 1""",
+            TableOptions(order_by=("record_key",)),
+        )
+    config = UnifyConfig(fuzzy=FuzzyConfig() if attributes_input else None)
+    return unify(
+        warehouse,
+        identifiers=identifiers_input,
+        attributes=attributes_input,
+        output=f"{COMPONENTS}__{schema.database}",
+        config=config,
+        prefix=f"{UNIFY_PREFIX}__{schema.database}",
+    )
+
+
+def _match_fields(schema: ProfileSchema) -> dict[str, ProfileField]:
+    """The first field of each match kind herald.unify compares, by its attribute column."""
+    found: dict[str, ProfileField] = {}
+    for field in schema.fields:
+        column = ATTRIBUTE_OF_MATCH.get(field.match or "")
+        if column is not None and column not in found:
+            found[column] = field
+    return found
+
+
+def _union(parts: list[str]) -> list[str]:
+    return [part if index == 0 else f"union all\n{part}" for index, part in enumerate(parts)]
+
+
+def _publish(
+    warehouse: Warehouse,
+    sql: _Sql,
+    schemas: list[ProfileSchema],
+    staging: str,
+    rebuilt: list[str] | None,
+) -> None:
+    """Replace profile_records, profile_identifiers and profiles from the components; with
+    `rebuilt`, the rows of the databases not in it are kept."""
+
+    def replace(table: str, columns: str, select_sql: str, order_by: tuple[str, ...]) -> None:
+        kept = ""
+        if rebuilt is not None and warehouse.exists(table):
+            names = ", ".join(_plain_literal(name) for name in rebuilt)
+            kept = (
+                f"\nunion all\nselect {columns} from {warehouse.qualify(table)} "
+                f"where database not in ({names})"
+            )
+        warehouse.create_table_as(
+            table,
+            f"select {columns} from (\n{select_sql}\n) as fresh{kept}",
+            TableOptions(order_by=order_by),
+        )
+
+    lineage = "r.database as database, r.source as source, r.import_id as import_id, "
+    lineage += "r.row_number as row_number, r.record_key as record_key"
+    work_parts = [
+        f"select {lineage}, concat('p_', r.database, ':', c.component_id) as profile_id, "
+        "r.imported_at as imported_at, r.fields as fields\n"
+        f"from {staging} as r\n"
+        f"inner join {warehouse.qualify(f'{COMPONENTS}__{schema.database}')} as c "
+        f"on c.record_key = {_node('r.source', 'r.record_key')}\n"
+        f"where r.database = {_plain_literal(schema.database)}"
+        for schema in schemas
+    ]
+    if not work_parts:  # nothing imported yet: empty tables of the right shape
+        work_parts = [
+            f"select {lineage}, concat('p_', r.record_key) as profile_id, "
+            f"r.imported_at as imported_at, r.fields as fields from {staging} as r where 1 = 0"
+        ]
+    warehouse.create_table_as(
+        RECORDS_WORK,
+        "\n".join(_union(work_parts)),
+        TableOptions(order_by=("database", "profile_id")),
+    )
+    work = warehouse.qualify(RECORDS_WORK)
+
+    record_columns = "database, source, import_id, row_number, record_key, profile_id"
+    replace(
+        PROFILE_RECORDS,
+        record_columns,
+        f"select {record_columns} from {work}",
+        ("database", "profile_id", "source", "record_key"),
+    )
+
+    identifier_parts = [
+        f"""select distinct w.profile_id as profile_id, w.database as database,
+    i.kind as kind, i.value as value
+from {work} as w
+inner join {warehouse.qualify(f"{IDENTIFIERS_INPUT}__{schema.database}")} as i
+    on i.record_key = {_node("w.source", "w.record_key")}
+where w.database = {_plain_literal(schema.database)} and i.value is not null
+    and i.kind <> 'none'"""
+        for schema in schemas
+    ]
+    if not identifier_parts:
+        identifier_parts = [
+            f"select profile_id, database, source as kind, record_key as value from {work}"
+        ]
+    replace(
+        PROFILE_IDENTIFIERS,
+        "profile_id, database, kind, value",
+        f"select distinct profile_id, database, kind, "
+        f"{'assumeNotNull(value)' if sql.dialect == 'clickhouse' else 'value'} as value "
+        f"from (\n{chr(10).join(_union(identifier_parts))}\n) as ids",
+        ("database", "kind", "value"),
+    )
+
+    # Golden record: per field, the latest non-empty value, as its JSON text.
+    value_parts = [
+        f"select profile_id, database, {_plain_literal(field.name)} as name, "
+        f"{sql.raw('fields', field.name)} as raw, imported_at, row_number, source, record_key "
+        f"from {work} where database = {_plain_literal(schema.database)}"
+        for schema in schemas
+        for field in schema.fields
+    ]
+    empty = ", ".join(EMPTY_JSON)
+    warehouse.create_table_as(
+        VALUES_WORK,
+        f"""with candidates as (
+{chr(10).join(_union(value_parts))}
+),
+ranked as (
+    select profile_id, name, raw,
+        row_number() over (
+            partition by profile_id, name
+            order by imported_at desc, row_number desc, source desc, record_key desc
+        ) as rank
+    from candidates
+    where raw is not null and raw not in ({empty})
+)
+select profile_id, name, raw from ranked where rank = 1"""
+        if value_parts
+        else f"select profile_id, source as name, fields as raw from {work} where 1 = 0",
+        TableOptions(order_by=("profile_id", "name")),
+    )
+    values = warehouse.qualify(VALUES_WORK)
+    names = sorted({field.name for schema in schemas for field in schema.fields})
+    pivot = ", ".join(
+        f"max(case when name = {_plain_literal(name)} then raw end) as v_{name}" for name in names
+    )
+    members = ", ".join(
+        f"case when p.v_{name} is null then '' else concat(', \"{name}\": ', p.v_{name}) end"
+        for name in names
+    )
+    golden = (
+        f"coalesce(concat('{{', substring(concat({members}, ''), 3), '}}'), '{{}}')"
+        if names
+        else "'{}'"
+    )
+    pivoted = (
+        f"select profile_id, {pivot} from {values} group by profile_id"
+        if names
+        else (f"select profile_id from {values}")
+    )
+    replace(
+        PROFILES,
+        "profile_id, database, created_at, updated_at, fields",
+        f"""with spans as (
+    select profile_id, database, min(imported_at) as created_at, max(imported_at) as updated_at
+    from {work}
+    group by profile_id, database
+),
+pivoted as ({pivoted})
+select s.profile_id as profile_id, s.database as database, s.created_at as created_at,
+    s.updated_at as updated_at, {golden} as fields
+from spans as s
+left join pivoted as p on p.profile_id = s.profile_id""",
+        ("database", "profile_id"),
+    )
+    warehouse.drop(VALUES_WORK)
+    warehouse.drop(RECORDS_WORK)
+
+
+def _view_sql(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema) -> str:
+    columns = ",\n    ".join(
+        f"{sql.typed('fields', field)} as {warehouse.quote(field.name)}" for field in schema.fields
+    )
+    return f"""select profile_id, database, created_at, updated_at,
+    {columns}
+from {warehouse.qualify(PROFILES)}
+where database = {_plain_literal(schema.database)}"""
