@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from herald.cli_db import db_app
-from herald.cli_profiles import profile_app, unify_command
+from herald.cli_profiles import export_command, profile_app, unify_command
 from herald.cli_sources import sources_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
@@ -31,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
 app.add_typer(profile_app, name="profile")
 app.command(name="unify")(unify_command)
+app.command(name="export")(export_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

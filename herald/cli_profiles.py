@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -145,3 +146,21 @@ def _identifier_forms(text: str) -> list[str]:
         if value is not None and error is None:
             forms.append(str(value))
     return list(dict.fromkeys(forms))
+
+
+def export_command(
+    db: str = typer.Option(..., "--db", help="The profile database to export."),
+    export_format: str = typer.Option("csv", "--format", help="csv, xlsx or parquet."),
+    out: Path = typer.Option(..., "--out", help="The file to write."),
+) -> None:
+    """Export a database's profiles (one typed column per field); prints JSON with the count."""
+    from herald.profiles.export import export_profiles, read_profiles
+    from herald.warehouse import open_warehouse
+
+    if export_format not in ("csv", "xlsx", "parquet"):
+        raise HeraldError(f"--format {export_format!r}: use csv, xlsx or parquet")
+    settings = load_settings()
+    with open_warehouse(settings, read_only=True) as warehouse:
+        table = read_profiles(warehouse, db)
+    rows = export_profiles(table, export_format, out)  # type: ignore[arg-type]
+    typer.echo(json.dumps({"database": db, "format": export_format, "rows": rows, "out": str(out)}))

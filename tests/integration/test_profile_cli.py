@@ -51,6 +51,13 @@ def test_import_unify_and_show_a_profile(tmp_path: Path) -> None:
     # The golden record keeps the latest non-empty value: row 2 came later and says silver.
     assert profile["fields"]["level"] == "silver"
 
+    exported = herald(
+        ["export", "--db", "shop", "--format", "xlsx", "--out", str(tmp_path / "shop.xlsx")], home
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["rows"] == 2
+    assert (tmp_path / "shop.xlsx").stat().st_size > 0
+
     missing = herald(["profile", "show", "nobody@example.com"], home)
     assert missing.returncode == 1
     assert missing.stderr.startswith("herald: no profile has") and "Traceback" not in missing.stderr
