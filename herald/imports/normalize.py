@@ -32,13 +32,15 @@ Rules decided here (and shown to CRM managers in the import help):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -188,6 +190,9 @@ class _MobilePlan:
     country_code: str
     national_prefix: str | None
     mobile: re.Pattern[str]
+    general: re.Pattern[str] | None
+    """Any national number of the region; digits written without `+` that start with the
+    country code and match it stay national for phonenumbers (DE `49 160 ...`)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -210,7 +215,8 @@ def _mobile_plan(region: str) -> _MobilePlan | None:
     if len(sharing) > 1 and not metadata.main_country_for_code:
         return None  # KZ under +7, CA under +1: phonenumbers decides between the regions
     code = str(country_code)
-    return _MobilePlan(code, prefix, re.compile(pattern))
+    general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
+    return _MobilePlan(code, prefix, re.compile(pattern), re.compile(general) if general else None)
 
 
 def _mobile_fast(text: str, region: str) -> str | None:
@@ -233,6 +239,8 @@ def _mobile_fast(text: str, region: str) -> str | None:
         if plan.national_prefix and digits.startswith(plan.national_prefix):
             candidates.append(digits[len(plan.national_prefix) :])
         if digits.startswith(code):
+            if plan.general is None or plan.general.fullmatch(digits):
+                return None  # phonenumbers may keep the code's digits as national ones
             candidates.append(digits[len(code) :])
     matches = {
         national
@@ -604,13 +612,102 @@ def normalize_value(raw: str | None, spec: FieldSpec, options: NormalizeOptions)
 _UNCACHED_KINDS = frozenset({"list", "json"})  # their clean values are mutable
 ROW_CACHE_SIZE = 65_536
 
+# A cell's outcome: its clean value (or that value encoded, see `normalize_columns`), and the
+# row's error message for it ("email: invalid email: ..."), or None.
+CellOutcome = tuple[Any, str | None]
+CellEncoder = Callable[[str, Any], Any]
+
+
+class _FieldColumn:
+    """One field of a row normaliser: its normaliser, the default and required rules, and the
+    outcomes of its first `ROW_CACHE_SIZE` distinct raw values."""
+
+    def __init__(self, spec: FieldSpec, options: NormalizeOptions) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.normalizer = normalizer_for(spec, options)
+        self.cacheable = _kind(spec) not in _UNCACHED_KINDS
+        self.outcomes: dict[str | None, CellOutcome] = {}
+        self.encoded: dict[str | None, CellOutcome] = {}
+
+    def outcome(self, raw: str | None) -> CellOutcome:
+        """The clean value (the default where empty) and the error message, uncached."""
+        try:
+            value, error = self.normalizer(raw)
+        except Exception as unexpected:  # a normaliser bug rejects the row, not the file
+            value, error = None, f"cannot be read ({type(unexpected).__name__})"
+        if error is not None:
+            return None, f"{self.name}: {error}"
+        if value is None:
+            if self.spec.default is not None:
+                return self.spec.default, None
+            if self.spec.required:
+                return None, f"{self.name}: required but empty"
+        return value, None
+
+    def cached_outcome(self, raw: str | None) -> CellOutcome:
+        outcome = self.outcomes.get(raw)
+        if outcome is None:
+            outcome = self.outcome(raw)
+            if self.cacheable and len(self.outcomes) < ROW_CACHE_SIZE:
+                self.outcomes[raw] = outcome
+        return outcome
+
+    def encoded_outcomes(
+        self, raws: Sequence[str | None], encode: CellEncoder
+    ) -> list[CellOutcome]:
+        """Each raw value's outcome with the clean value replaced by `encode(name, value)`
+        (the value is None where the cell is in error)."""
+        name, outcome = self.name, self.outcome
+        if not self.cacheable:
+            return [(encode(name, value), error) for value, error in map(outcome, raws)]
+        cache = self.encoded
+        get = cache.get
+
+        def remember(raw: str | None) -> CellOutcome:
+            value, error = outcome(raw)
+            result = encode(name, value), error
+            if len(cache) < ROW_CACHE_SIZE:
+                cache[raw] = result
+            return result
+
+        # A cached outcome is a non-empty tuple, so `or` only computes the misses.
+        return [get(raw) or remember(raw) for raw in raws]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is worked on: normalising makes no
+    reference cycles, and the collector's passes over the millions of young tuples and strings
+    of a batch (and the caches) cost as much as the normalising itself."""
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@dataclass
+class NormalizedColumns:
+    """A batch of rows normalised column by column (see `RowNormalizer.normalize_columns`)."""
+
+    values: dict[str, list[Any]]
+    """Each field's clean value (or its encoding) per row; None where the cell is in error."""
+    errors: dict[int, list[str]]
+    """The error messages of the rows that have any, by the row's index in the batch."""
+
 
 class RowNormalizer:
     """`normalize_row` with the normalisers chosen once, for an import's many rows.
 
-    Each column remembers the results for its first `ROW_CACHE_SIZE` distinct raw values:
+    Each column remembers the outcomes of its first `ROW_CACHE_SIZE` distinct raw values:
     client lists repeat cities, tiers, dates and yes/no words, and a dictionary look-up costs
     a fraction of any normaliser. (Unique values such as e-mails simply stop being added.)
+    A row normalised by `__call__` and the same row in a batch of `normalize_columns` get the
+    same values and the same errors, in the fields' order.
     """
 
     def __init__(
@@ -618,40 +715,59 @@ class RowNormalizer:
     ) -> None:
         options = options or NormalizeOptions()
         self.fields = list(fields)
-        self._plan: list[tuple[FieldSpec, Normalizer, dict[str | None, Result] | None]] = [
-            (
-                spec,
-                normalizer_for(spec, options),
-                None if _kind(spec) in _UNCACHED_KINDS else {},
-            )
-            for spec in self.fields
-        ]
+        self._columns = [_FieldColumn(spec, options) for spec in self.fields]
 
     def __call__(self, values: dict[str, str | None]) -> tuple[dict[str, Any], list[str]]:
         clean: dict[str, Any] = {}
         errors: list[str] = []
-        for spec, normalizer, cache in self._plan:
-            raw = values.get(spec.name)
-            result = cache.get(raw) if cache is not None else None
-            if result is None:
-                try:
-                    result = normalizer(raw)
-                except Exception as unexpected:  # a normaliser bug rejects the row, not the file
-                    result = (None, f"cannot be read ({type(unexpected).__name__})")
-                if cache is not None and len(cache) < ROW_CACHE_SIZE:
-                    cache[raw] = result
-            value, error = result
+        for column in self._columns:
+            value, error = column.cached_outcome(values.get(column.name))
+            clean[column.name] = value
             if error is not None:
-                errors.append(f"{spec.name}: {error}")
-                clean[spec.name] = None
-                continue
-            if value is None:
-                if spec.default is not None:
-                    value = spec.default
-                elif spec.required:
-                    errors.append(f"{spec.name}: required but empty")
-            clean[spec.name] = value
+                errors.append(error)
         return clean, errors
+
+    def normalize_columns(
+        self,
+        columns: dict[str, Sequence[str | None]],
+        rows: int,
+        encode: CellEncoder | None = None,
+    ) -> NormalizedColumns:
+        """A batch of `rows` rows given as raw columns (a field without a column is empty in
+        every row), normalised a column at a time: several times faster than row by row.
+
+        With `encode`, each clean value is returned as `encode(field_name, value)`, computed
+        once per distinct raw value of the field like the value itself.
+        """
+        with collector_paused():
+            return self._normalize_columns(columns, rows, encode)
+
+    def _normalize_columns(
+        self,
+        columns: dict[str, Sequence[str | None]],
+        rows: int,
+        encode: CellEncoder | None,
+    ) -> NormalizedColumns:
+        values: dict[str, list[Any]] = {}
+        errors: dict[int, list[str]] = {}
+        for column in self._columns:
+            raws = columns.get(column.name)
+            if raws is None:
+                raws = [None] * rows
+            if encode is not None:
+                outcomes = column.encoded_outcomes(raws, encode)
+            else:
+                outcomes = [column.cached_outcome(raw) for raw in raws]
+            if not outcomes:
+                values[column.name] = []
+                continue
+            values[column.name] = [outcome[0] for outcome in outcomes]
+            messages = [outcome[1] for outcome in outcomes]
+            if messages.count(None) != len(messages):
+                for index, message in enumerate(messages):
+                    if message is not None:
+                        errors.setdefault(index, []).append(message)
+        return NormalizedColumns(values, errors)
 
 
 def normalize_row(
@@ -668,6 +784,7 @@ __all__ = [
     "FieldSpec",
     "FieldType",
     "NormalizeOptions",
+    "NormalizedColumns",
     "RowNormalizer",
     "clear_caches",
     "normalize_boolean",

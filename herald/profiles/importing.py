@@ -8,7 +8,13 @@ landing files into the warehouse is a Dagster run (`herald import` starts it).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import uuid
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +29,24 @@ from herald.imports import (
     ImportTally,
     NormalizeOptions,
     RowNormalizer,
+    SourceRow,
     TableReader,
 )
+from herald.imports.normalize import collector_paused
 from herald.profiles.databases import get_database
-from herald.profiles.records import ProfileRecord, records_table, write_records_file
+from herald.profiles.records import (
+    field_json,
+    fields_json_rows,
+    landing_table,
+    write_records_file,
+)
 from herald.profiles.schema import ProfileField
 from herald.store import ProfileDatabase, ProfileImport, session_scope
 from herald.store.models import utc_now
 
 ImportMode = Literal["upsert", "insert", "update"]
 BATCH_ROWS = 50_000
+IMPORT_WORKERS_MAX = 4
 
 
 class ImportSetupError(HeraldError):
@@ -112,9 +126,19 @@ def column_mapping(
 
 
 def run_import(
-    store: Engine, home: Path, reader: TableReader, request: ImportRequest
+    store: Engine,
+    home: Path,
+    reader: TableReader,
+    request: ImportRequest,
+    *,
+    workers: int | None = None,
 ) -> ImportResult:
-    """Read every row of `reader` into the profile database named by the request."""
+    """Read every row of `reader` into the profile database named by the request.
+
+    A source of more than one batch is normalised by `workers` forked processes while this
+    one reads and writes (by default one per core, see `_default_workers`; 0 = everything in
+    this process); the result is the same either way.
+    """
     database = get_database(store, request.database)
     schema_fields = database.schema.fields
     mapping = column_mapping(list(reader.columns), schema_fields, request.mapping)
@@ -141,50 +165,37 @@ def run_import(
         for item in schema_fields
         if item.name in mapped
     ]
-    normalize = RowNormalizer(
-        specs, NormalizeOptions(region=request.region, dayfirst=request.dayfirst)
-    )
+    options = NormalizeOptions(region=request.region, dayfirst=request.dayfirst)
     import_id = f"imp-{uuid.uuid4().hex[:16]}"
     report_dir = home / "imports" / import_id
     record_id = _start(store, import_id, request, mapping)
     started = datetime.now(UTC)
     tally = ImportTally(report_dir / "rejected.csv", reader.columns)
     columns = list(reader.columns)
+    mapped_columns = [
+        (index, mapping[column]) for index, column in enumerate(columns) if column in mapping
+    ]
     key_index = columns.index(request.key_column) if request.key_column else None
     files: list[Path] = []
     received = 0
     try:
-        for batch in reader.batches(BATCH_ROWS):
-            records: list[ProfileRecord] = []
-            for row in batch:
-                received += 1
-                if row.problem:
-                    tally.reject(row.row_number, row.problem, row.values)
-                    continue
-                values = {
-                    mapping[column]: value
-                    for column, value in zip(columns, row.values, strict=False)
-                    if column in mapping
-                }
-                clean, errors = normalize(values)
-                key = row.values[key_index] if key_index is not None else None
-                if key_index is not None and not (key or "").strip():
-                    errors.append(f"empty key column {request.key_column!r}")
-                if errors:
-                    tally.reject(row.row_number, "; ".join(errors), row.values)
-                    continue
-                record_key = (key or "").strip() or f"{import_id}:{row.row_number}"
-                records.append(ProfileRecord(row.row_number, record_key, clean))
-                tally.accept()
-            if records:
-                table = records_table(
-                    records,
-                    database=request.database,
-                    source=request.source,
-                    import_id=import_id,
-                    mode=request.mode,
-                    imported_at=started,
-                )
+        with _BatchNormalizer(specs, options, mapped_columns, workers) as normalized_batches:
+            for batch, normalized in normalized_batches(reader.batches(BATCH_ROWS)):
+                received += len(batch)
+                with collector_paused():
+                    accepted = _account_batch(
+                        batch, normalized, tally, key_index, request.key_column, import_id
+                    )
+                    if accepted is None:
+                        continue
+                    table = landing_table(
+                        *accepted,
+                        database=request.database,
+                        source=request.source,
+                        import_id=import_id,
+                        mode=request.mode,
+                        imported_at=started,
+                    )
                 files.append(write_records_file(home / "landing", import_id, len(files), table))
         outcome = tally.finish(received, reader.warnings)
     except BaseException as exc:
@@ -192,6 +203,174 @@ def run_import(
         raise
     _finish(store, record_id, status="succeeded", outcome=outcome)
     return ImportResult(import_id, outcome, mapping, tuple(files))
+
+
+# A batch's readable rows (those without a reader problem) normalised: each row's `fields` JSON
+# text (meaningless where the row has errors) and the errors of the rows that have any, by the
+# row's index among the readable rows.
+NormalizedBatch = tuple[list[str], dict[int, list[str]]]
+
+
+def _readable_columns(
+    batch: list[SourceRow], mapped_columns: list[tuple[int, str]]
+) -> tuple[dict[str, Sequence[str | None]], int]:
+    """The raw cells of the batch's readable rows by field, and how many rows that is."""
+    readable = [row.values for row in batch if not row.problem]
+    if not readable:
+        return {}, 0
+    with collector_paused():
+        cells = list(zip(*readable, strict=True))
+    return {target: cells[index] for index, target in mapped_columns}, len(readable)
+
+
+def _normalize_batch(
+    normalize: RowNormalizer, columns: dict[str, Sequence[str | None]], rows: int
+) -> NormalizedBatch:
+    with collector_paused():
+        normalized = normalize.normalize_columns(columns, rows, encode=field_json)
+        return fields_json_rows(normalized.values, rows), normalized.errors
+
+
+_worker_normalizer: RowNormalizer | None = None
+
+
+def _start_worker(specs: list[FieldSpec], options: NormalizeOptions) -> None:
+    global _worker_normalizer
+    _worker_normalizer = RowNormalizer(specs, options)
+
+
+def _normalize_in_worker(columns: dict[str, Sequence[str | None]], rows: int) -> NormalizedBatch:
+    assert _worker_normalizer is not None
+    return _normalize_batch(_worker_normalizer, columns, rows)
+
+
+class _BatchNormalizer:
+    """Normalises an import's batches in order: the first one here, the next ones, if any, in
+    worker processes while this process reads ahead (normalising is pure Python and costs
+    several times the reading, so a second core nearly halves an import of a large file).
+
+    At most `workers + 2` batches are in flight, so memory stays bounded whatever the file's
+    size. The results do not depend on the workers: every normaliser is a pure function of its
+    cell, and the caches only remember results.
+    """
+
+    def __init__(
+        self,
+        specs: list[FieldSpec],
+        options: NormalizeOptions,
+        mapped_columns: list[tuple[int, str]],
+        workers: int | None,
+    ) -> None:
+        self.specs = specs
+        self.options = options
+        self.mapped_columns = mapped_columns
+        if workers is None:
+            workers = _default_workers()
+        elif "fork" not in multiprocessing.get_all_start_methods():
+            workers = 0
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _BatchNormalizer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __call__(
+        self, batches: Iterator[list[SourceRow]]
+    ) -> Iterator[tuple[list[SourceRow], NormalizedBatch]]:
+        local = RowNormalizer(self.specs, self.options)
+
+        def here(batch: list[SourceRow]) -> NormalizedBatch:
+            return _normalize_batch(local, *_readable_columns(batch, self.mapped_columns))
+
+        first = next(batches, None)
+        if first is None:
+            return
+        if self.workers < 1:
+            yield first, here(first)
+            for batch in batches:
+                yield batch, here(batch)
+            return
+        pending: deque[tuple[list[SourceRow], Future[NormalizedBatch]]] = deque()
+        for batch in batches:
+            columns, rows = _readable_columns(batch, self.mapped_columns)
+            pending.append((batch, self._workers().submit(_normalize_in_worker, columns, rows)))
+            if first is not None:  # normalised here while a worker takes the second batch
+                yield first, here(first)
+                first = None
+            while len(pending) > self.workers + 1:
+                done, future = pending.popleft()
+                yield done, future.result()
+        if first is not None:
+            yield first, here(first)
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+    def _workers(self) -> ProcessPoolExecutor:
+        """The pool, started on the second batch: a small file is not worth its start-up."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self.specs, self.options),
+            )
+        return self._pool
+
+
+def _default_workers() -> int:
+    """Worker processes for normalising: one per core (the reading process mostly waits for
+    them); none on a single core, where processes cannot be forked, or in a process running
+    other threads. Forked, not spawned: a spawned worker re-runs the caller's `__main__`
+    script, and forking starts at once."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    if threading.active_count() > 1:
+        return 0  # forking copies locks other threads may hold: stay in this process
+    return min(IMPORT_WORKERS_MAX, cores)
+
+
+def _account_batch(
+    batch: list[SourceRow],
+    normalized: NormalizedBatch,
+    tally: ImportTally,
+    key_index: int | None,
+    key_column: str | None,
+    import_id: str,
+) -> tuple[list[int], list[str], list[str]] | None:
+    """Reject the batch's rows with a problem or an error (in row order), and return the row
+    numbers, record keys and `fields` JSON texts of the accepted rows (None if there are none)."""
+    fields_texts, row_errors = normalized
+    row_numbers: list[int] = []
+    record_keys: list[str] = []
+    accepted_fields: list[str] = []
+    position = 0  # the index of the next readable row
+    for row in batch:
+        if row.problem:
+            tally.reject(row.row_number, row.problem, row.values)
+            continue
+        index = position
+        position += 1
+        errors = row_errors.get(index, [])
+        key = (row.values[key_index] or "").strip() if key_index is not None else ""
+        if key_index is not None and not key:
+            errors = [*errors, f"empty key column {key_column!r}"]
+        if errors:
+            tally.reject(row.row_number, "; ".join(errors), row.values)
+            continue
+        row_numbers.append(row.row_number)
+        record_keys.append(key or f"{import_id}:{row.row_number}")
+        accepted_fields.append(fields_texts[index])
+    if not row_numbers:
+        return None
+    tally.accept(len(row_numbers))
+    return row_numbers, record_keys, accepted_fields
 
 
 def _start(store: Engine, import_id: str, request: ImportRequest, mapping: dict[str, str]) -> int:

@@ -3,6 +3,8 @@ accepted ones loaded into the warehouse by a Dagster run."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -10,11 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from herald.errors import HeraldError
-from herald.imports import open_pasted, open_table
+from herald.imports import FieldSpec, open_pasted, open_table
 from herald.profiles.databases import create_database
 from herald.profiles.importing import ImportRequest, ImportSetupError, run_import
+from herald.profiles.records import field_json, fields_json, fields_json_rows
 from herald.profiles.schema import load_schema
 from herald.store import ProfileImport, create_store_engine, migrate, session_scope
 
@@ -203,3 +208,164 @@ def test_cli_import_of_a_bad_file_is_one_clear_line(
 
 def test_herald_error_is_the_base_of_setup_errors() -> None:
     assert issubclass(ImportSetupError, HeraldError)
+
+
+# --- speed without changes: batches, column-wise normalising, worker processes ----------------
+
+
+def many_clients(rows: int = 400) -> str:
+    """A client list with good and bad cells of every kind, an empty key and a wide row."""
+    lines = ["id;E-mail;Phone;given_name;date_of_birth;level;Bonus;extra"]
+    for number in range(1, rows + 1):
+        cells = [
+            "" if number == 17 else str(number),
+            ["User.{0}@Mail.RU", "bad-{0}", "", "u{0}@x.ru"][number % 4].format(number),
+            ["8 916 123-45-{0:02d}", "+44 20 7946 0958", "123", ""][number % 4].format(
+                number % 100
+            ),
+            ["Иван", " Anna  Lee ", ""][number % 3],
+            ["01.02.1990", "1985-07-15", "31.13.1990", ""][number % 5 % 4],
+            ["gold", "Silver", "tin", ""][number % 7 % 4],
+            ["100", "1 000", "1.5", ""][number % 6 % 4],
+            ['{"b": [1, "й"], "a": null}', "", "{bad"][number % 11 % 3],
+        ]
+        lines.append(";".join(cell.replace(";", ",") for cell in cells))
+        if number == 23:
+            lines.append("23b;too;many;cells;;;;;;")
+    return "\n".join(lines) + "\n"
+
+
+MANY_CLIENTS = many_clients()
+MANY_MAPPING = {"E-mail": "email", "Phone": "phone", "Bonus": "bonus_points"}
+
+
+def landing_rows(result) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in result.landing_files:
+        for row in pq.read_table(path).to_pylist():
+            row.pop("import_id"), row.pop("imported_at")
+            rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_import_in_batches_gives_what_rows_normalised_one_by_one_give(
+    store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:  # type: ignore[no-untyped-def]
+    from herald.imports import NormalizeOptions, RowNormalizer
+    from herald.profiles import importing
+    from herald.profiles.databases import get_database
+
+    monkeypatch.setattr(importing, "BATCH_ROWS", 37)
+    path = tmp_path / "clients.csv"
+    path.write_text(MANY_CLIENTS, encoding="utf-8")
+    request = ImportRequest(database="shop", source="crm", key_column="id", mapping=MANY_MAPPING)
+
+    result = run_import(store, tmp_path, open_table(path), request, workers=workers)
+
+    # The reference: every row normalised on its own, its fields written by json.dumps.
+    reader = open_table(path)
+    mapping = result.mapping
+    fields = [
+        FieldSpec(
+            item.name,
+            item.type,
+            item.identifier,
+            item.required,
+            item.default,
+            tuple(item.values or ()),
+        )
+        for item in get_database(store, "shop").schema.fields
+        if item.name in mapping.values()
+    ]
+    normalise = RowNormalizer(fields, NormalizeOptions())
+    accepted, rejected = [], []
+    for row in reader.rows():
+        if row.problem:
+            rejected.append([str(row.row_number), row.problem])
+            continue
+        values = {
+            mapping[c]: v for c, v in zip(reader.columns, row.values, strict=True) if c in mapping
+        }
+        clean, errors = normalise(values)
+        key = (row.values[0] or "").strip()
+        if not key:
+            errors.append("empty key column 'id'")
+        if errors:
+            rejected.append([str(row.row_number), "; ".join(errors)])
+            continue
+        text = json.dumps(
+            {
+                name: value.isoformat() if hasattr(value, "isoformat") else value
+                for name, value in clean.items()
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        accepted.append(
+            {
+                "database": "shop",
+                "source": "crm",
+                "row_number": row.row_number,
+                "record_key": key,
+                "mode": "upsert",
+                "fields": text,
+            }
+        )
+    assert len(result.landing_files) > 5
+    assert landing_rows(result) == accepted
+    assert result.outcome.received == len(accepted) + len(rejected) == 401
+    report = result.outcome.rejects_path
+    assert report is not None
+    with report.open(encoding="utf-8-sig", newline="") as stream:
+        assert [line[:2] for line in list(csv.reader(stream))[1:]] == rejected
+    assert sum(result.outcome.reasons.values()) == len(rejected)
+
+
+def test_worker_processes_change_nothing(store, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from herald.profiles import importing
+
+    monkeypatch.setattr(importing, "BATCH_ROWS", 50)
+    path = tmp_path / "clients.csv"
+    path.write_text(MANY_CLIENTS, encoding="utf-8")
+    request = ImportRequest(database="shop", source="crm", key_column="id", mapping=MANY_MAPPING)
+
+    alone = run_import(store, tmp_path, open_table(path), request, workers=0)
+    pooled = run_import(store, tmp_path, open_table(path), request, workers=2)
+
+    assert landing_rows(alone) == landing_rows(pooled)
+    assert alone.outcome.reasons == pooled.outcome.reasons
+    assert alone.outcome.rejects_path is not None and pooled.outcome.rejects_path is not None
+    assert alone.outcome.rejects_path.read_bytes() == pooled.outcome.rejects_path.read_bytes()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.text(max_size=10),
+        json_values | st.dates() | st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+        max_size=8,
+    )
+)
+def test_fields_json_is_what_json_dumps_writes(fields: dict[str, object]) -> None:
+    expected = json.dumps(
+        {
+            name: value.isoformat() if isinstance(value, dt.date) else value
+            for name, value in fields.items()
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+    assert fields_json(fields) == expected
+    members = {name: [field_json(name, value)] for name, value in fields.items()}
+    assert fields_json_rows(members, 1) == [expected]

@@ -399,3 +399,88 @@ def test_the_fast_path_agrees_on_russian_numbers_in_common_layouts(
     text = layout.format(national[:3], national[3:6], national[6:8], national[8:])
 
     assert normalize_phone(text) == _phone_parsed(text, "RU")
+
+
+def test_the_fast_path_leaves_country_code_digits_that_may_be_national_to_phonenumbers() -> None:
+    # phonenumbers keeps "49..." national in Germany when the whole number can be one.
+    assert _mobile_fast("49(160) 000-00-00", "DE") is None
+    assert normalize_phone("49(160) 000-00-00", "DE") == _phone_parsed("49(160) 000-00-00", "DE")
+
+
+# --- batches: column by column is row by row -------------------------------------------------
+
+BATCH_FIELDS = [
+    *FIELDS,
+    FieldSpec("points", "integer", default=0),
+    FieldSpec("spent", "float"),
+    FieldSpec("seen", "datetime"),
+    FieldSpec("subscribed", "boolean", required=True),
+    FieldSpec("tags", "list"),
+    FieldSpec("extra", "json"),
+]
+cell_text = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "A@B.ru",
+            "not-an-email",
+            "8 916 123 45 67",
+            "123",
+            "01.02.1990",
+            "31.02.1990",
+            "gold",
+            "GOLD ",
+            "bronze",
+            "1 234,5",
+            "12.5",
+            "2024-05-01 10:00",
+            "да",
+            "maybe",
+            "a, b; c",
+            '{"b": 1, "a": [1]}',
+            "{bad",
+            "RU",
+        ]
+    ),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries({spec.name: cell_text for spec in BATCH_FIELDS}), max_size=30
+    ),
+    dayfirst=st.booleans(),
+)
+def test_a_batch_normalised_by_columns_equals_its_rows_normalised_one_by_one(
+    rows: list[dict[str, str | None]], dayfirst: bool
+) -> None:
+    options = NormalizeOptions(dayfirst=dayfirst)
+    columns = {spec.name: [row[spec.name] for row in rows] for spec in BATCH_FIELDS[1:]}
+
+    batch = RowNormalizer(BATCH_FIELDS, options).normalize_columns(columns, len(rows))
+
+    one_by_one = RowNormalizer(BATCH_FIELDS, options)
+    for index, row in enumerate(rows):
+        clean, errors = one_by_one({name: row[name] for name in columns})  # no "email" column
+        assert {name: values[index] for name, values in batch.values.items()} == clean
+        assert batch.errors.get(index, []) == errors
+
+
+def test_a_batch_can_be_encoded_as_it_is_normalised() -> None:
+    normalise = RowNormalizer(FIELDS)
+
+    batch = normalise.normalize_columns(
+        {"email": ["A@B.ru", "A@B.ru", "bad"], "born": ["01.02.1990", None, None]},
+        3,
+        encode=lambda name, value: f"{name}={value}",
+    )
+
+    assert batch.values["email"] == ["email=a@b.ru", "email=a@b.ru", "email=None"]
+    assert batch.values["born"] == ["born=1990-02-01", "born=None", "born=None"]
+    assert batch.values["country"] == ["country=RU"] * 3
+    assert list(batch.errors) == [2]
+    assert batch.errors[2][0].startswith("email: invalid email")
