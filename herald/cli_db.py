@@ -196,3 +196,40 @@ def history(name: str = typer.Argument(..., help="The database name.")) -> None:
             f"v{version.version:<4} {_when(version.created_at)}  "
             f"{len(version.schema.fields):>3} fields{comment}"
         )
+
+
+@db_app.command()
+def copy(
+    source: str = typer.Argument(..., help="The database to copy profiles from."),
+    target: str = typer.Argument(..., help="The database to copy them into."),
+    map_: list[str] = typer.Option(
+        [], "--map", help="source_field=target_field; without it, same-named fields copy."
+    ),
+    load: bool = typer.Option(True, help="Load the copied records (a Dagster run)."),
+) -> None:
+    """Copy SOURCE's profiles into TARGET as an import (prints the import's JSON)."""
+    import importlib
+    import json
+
+    from herald.profiles.copy import copy_profiles
+    from herald.profiles.export import read_profiles
+    from herald.warehouse import open_warehouse
+
+    mapping: dict[str, str] = {}
+    for pair in map_:
+        field, sep, other = pair.partition("=")
+        if not sep or not field or not other:
+            raise HeraldError(f"--map {pair!r}: write it as source_field=target_field")
+        mapping[field] = other
+    settings = load_settings()
+    store = _store()
+    with open_warehouse(settings, read_only=True) as warehouse:
+        profiles = read_profiles(warehouse, source)
+    result = copy_profiles(store, settings.home, profiles, source, target, mapping or None)
+    summary = result.summary()
+    if load and result.landing_files:
+        run = importlib.import_module("pipelines.run")
+        outcome = run.materialize(settings, "raw_profile_records,stg_profiles__records")
+        summary["run_id"] = outcome.run_id
+        summary["loaded"] = outcome.success
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))

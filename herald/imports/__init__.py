@@ -22,6 +22,7 @@ from herald.imports.readers import (
     SourceRow,
     TableReader,
     open_pasted,
+    open_rows,
     open_table,
 )
 from herald.imports.report import ImportOutcome, ImportTally, RejectWriter, spreadsheet_safe
@@ -38,6 +39,7 @@ __all__ = [
     "TableReader",
     "normalize_row",
     "open_pasted",
+    "open_rows",
     "open_table",
     "spreadsheet_safe",
 ]

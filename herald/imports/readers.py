@@ -209,6 +209,28 @@ def open_table(
     return _open_delimited(path, encoding, delimiter, has_header, max_cell_chars)
 
 
+def open_rows(
+    columns: list[str],
+    rows: Callable[[], Iterator[list[str]]],
+    *,
+    source: str,
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+) -> TableReader:
+    """Rows that are already cells of text (another database's profiles, say), given as a
+    function that starts them from the beginning each time; rows are numbered from 1."""
+    return TableReader(
+        source=source,
+        columns=list(columns),
+        has_header=False,
+        encoding=None,
+        delimiter=None,
+        sheet=None,
+        warnings=[],
+        max_cell_chars=max_cell_chars,
+        _raw_rows=rows,
+    )
+
+
 def open_pasted(
     text: str,
     *,

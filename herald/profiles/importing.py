@@ -57,7 +57,7 @@ class ImportSetupError(HeraldError):
 class ImportRequest:
     database: str
     source: str
-    kind: Literal["file", "paste", "manual", "api", "sql"] = "file"
+    kind: Literal["file", "paste", "manual", "api", "sql", "copy"] = "file"
     mode: ImportMode = "upsert"
     key_column: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)

@@ -61,3 +61,51 @@ def test_import_unify_and_show_a_profile(tmp_path: Path) -> None:
     missing = herald(["profile", "show", "nobody@example.com"], home)
     assert missing.returncode == 1
     assert missing.stderr.startswith("herald: no profile has") and "Traceback" not in missing.stderr
+
+
+def test_copy_profiles_into_another_database_with_a_mapping(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    herald(["db", "apply", "--schema", "docs/schemas/shop.yml"], home)
+    b2b = tmp_path / "b2b.yml"
+    b2b.write_text(
+        "database: b2b\nfields:\n"
+        "  - {name: email, type: string, identifier: email}\n"
+        "  - {name: first_name, type: string, match: given_name}\n"
+        "  - {name: level, type: enum, values: [gold, silver]}\n"
+    )
+    herald(["db", "apply", "--schema", str(b2b)], home)
+    path = tmp_path / "clients.csv"
+    path.write_text(CLIENTS, encoding="utf-8")
+    herald(["import", str(path), "--db", "shop", "--key", "id"], home)
+    herald(["unify", "--db", "shop"], home)
+
+    copied = herald(
+        [
+            "db",
+            "copy",
+            "shop",
+            "b2b",
+            "--map",
+            "email=email",
+            "--map",
+            "given_name=first_name",
+            "--map",
+            "level=level",
+        ],
+        home,
+    )
+    assert copied.returncode == 0, copied.stderr
+    summary = json.loads(copied.stdout)
+    # Two profiles: Ivan (silver) fits, Anna's level bronze is not a b2b level: rejected.
+    assert (summary["received"], summary["accepted"], summary["rejected"]) == (2, 1, 1)
+    assert "level" in next(iter(summary["rejected_by_reason"]))
+    herald(["unify", "--db", "b2b"], home)
+    shown = json.loads(
+        herald(["profile", "show", "ivan.petrov@mail.ru", "--db", "b2b"], home).stdout
+    )
+    assert shown["fields"] == {
+        "email": "ivan.petrov@mail.ru",
+        "first_name": "Ivan",
+        "level": "silver",
+    }
+    assert shown["sources"][0]["source"] == "copy from shop"
