@@ -125,8 +125,9 @@ def import_records(
     load: bool = typer.Option(True, help="Load the records into the warehouse (a Dagster run)."),
 ) -> None:
     """Import profiles into a profile database; prints one JSON object with the counts."""
+    from herald.cli_imports import load_and_report
     from herald.imports import open_pasted, open_table
-    from herald.profiles.importing import ImportRequest, record_import_run, run_import
+    from herald.profiles.importing import ImportRequest, run_import
     from herald.store import create_store_engine, migrate
 
     if mode not in ("upsert", "insert", "update"):
@@ -163,19 +164,7 @@ def import_records(
         file_name=file.name if file else None,
     )
     result = run_import(store, settings.home, reader, request)
-    summary = result.summary()
-    if load and result.landing_files:
-        run = importlib.import_module("pipelines.run")
-        outcome = run.materialize(settings, "raw_profile_records,stg_profiles__records")
-        record_import_run(store, result.import_id, outcome.run_id)
-        summary["run_id"] = outcome.run_id
-        summary["loaded"] = outcome.success
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-    if load and result.landing_files and not summary.get("loaded"):
-        raise HeraldError(
-            f"import {result.import_id} was read but loading it failed; its records stay in "
-            "landing/profile_records and load with the next `herald materialize`"
-        )
+    load_and_report(settings, store, result, load)
 
 
 @app.command()

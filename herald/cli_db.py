@@ -208,9 +208,7 @@ def copy(
     load: bool = typer.Option(True, help="Load the copied records (a Dagster run)."),
 ) -> None:
     """Copy SOURCE's profiles into TARGET as an import (prints the import's JSON)."""
-    import importlib
-    import json
-
+    from herald.cli_imports import load_and_report
     from herald.profiles.copy import copy_profiles
     from herald.profiles.export import read_profiles
     from herald.warehouse import open_warehouse
@@ -226,10 +224,4 @@ def copy(
     with open_warehouse(settings, read_only=True) as warehouse:
         profiles = read_profiles(warehouse, source)
     result = copy_profiles(store, settings.home, profiles, source, target, mapping or None)
-    summary = result.summary()
-    if load and result.landing_files:
-        run = importlib.import_module("pipelines.run")
-        outcome = run.materialize(settings, "raw_profile_records,stg_profiles__records")
-        summary["run_id"] = outcome.run_id
-        summary["loaded"] = outcome.success
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    load_and_report(settings, store, result, load)

@@ -6,7 +6,6 @@ shows the URL with `***` in their place.
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import TYPE_CHECKING
 
@@ -125,28 +124,16 @@ def run(
     load: bool = typer.Option(True, help="Load the records into the warehouse (a Dagster run)."),
 ) -> None:
     """Import the source's new rows now; prints one JSON object with the counts."""
+    from herald.cli_imports import load_and_report
     from herald.imports.sql_source import run_sql_source
-    from herald.profiles.importing import record_import_run
 
     settings = load_settings()
     engine = _store()
     try:
         result = run_sql_source(engine, settings.home, name)
-        summary = result.summary()
-        if load and result.landing_files:
-            pipeline = importlib.import_module("pipelines.run")
-            outcome = pipeline.materialize(settings, "raw_profile_records,stg_profiles__records")
-            record_import_run(engine, result.import_id, outcome.run_id)
-            summary["run_id"] = outcome.run_id
-            summary["loaded"] = outcome.success
+        load_and_report(settings, engine, result, load)
     finally:
         engine.dispose()
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-    if load and result.landing_files and not summary.get("loaded"):
-        raise HeraldError(
-            f"import {result.import_id} was read but loading it failed; its records stay in "
-            "landing/profile_records and load with the next `herald materialize`"
-        )
 
 
 @sources_app.command()
