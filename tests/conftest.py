@@ -6,11 +6,14 @@ gets its own database on it; DuckDB gets a temporary file per test.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import URL, make_url
 
 from herald.warehouse.base import Warehouse
 from herald.warehouse.chdb_engine import ChdbWarehouse
@@ -60,3 +63,43 @@ def warehouse(
     chdb = new_chdb_warehouse(chdb_path)
     yield chdb
     chdb.command(f"drop database if exists {chdb.quote(chdb.database)}")
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+POSTGRES_SERVER_URL = os.environ.get(
+    "HERALD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def libpq_url(url: URL) -> str:
+    """The URL as psycopg (libpq) takes it, password included."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[URL]:
+    """A throwaway database on the test server, dropped when the session ends."""
+    server = make_url(POSTGRES_SERVER_URL)
+    try:
+        admin = psycopg.connect(libpq_url(server), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        pytest.skip(
+            f"PostgreSQL is not reachable at {server.render_as_string()} ({first_line}); "
+            "start it with `deploy/services.sh ensure postgres` or set HERALD_TEST_POSTGRES_URL"
+        )
+    name = f"herald_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'create database "{name}"')
+        try:
+            yield server.set(drivername="postgresql+psycopg", database=name)
+        finally:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def emptied(url: URL) -> str:
+    """The session's PostgreSQL database with its public schema dropped and made again."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        connection.execute("drop schema public cascade")
+        connection.execute("create schema public")
+    return url.render_as_string(hide_password=False)

@@ -11,15 +11,13 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy import URL, Engine, func, make_url, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from herald.errors import HeraldError
@@ -46,37 +44,10 @@ from herald.store import (
     migrate,
     session_scope,
 )
+from tests.conftest import emptied
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOP_SCHEMA = REPO_ROOT / "docs" / "schemas" / "shop.yml"
-POSTGRES_SERVER_URL = os.environ.get(
-    "HERALD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _libpq_url(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[URL]:
-    """A throwaway database on the test server, dropped when the session ends."""
-    server = make_url(POSTGRES_SERVER_URL)
-    try:
-        admin = psycopg.connect(_libpq_url(server), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        pytest.skip(
-            f"PostgreSQL is not reachable at {server.render_as_string()} ({first_line}); "
-            "start it with `deploy/services.sh ensure postgres` or set HERALD_TEST_POSTGRES_URL"
-        )
-    name = f"herald_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'create database "{name}"')
-        try:
-            yield server.set(drivername="postgresql+psycopg", database=name)
-        finally:
-            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -85,11 +56,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'store' / 'herald.sqlite'}"
     else:
-        postgres: URL = request.getfixturevalue("postgres_database")
-        with psycopg.connect(_libpq_url(postgres), autocommit=True) as connection:
-            connection.execute("drop schema public cascade")
-            connection.execute("create schema public")
-        url = postgres.render_as_string(hide_password=False)
+        url = emptied(request.getfixturevalue("postgres_database"))
     migrate(url)
     store_engine = create_store_engine(url)
     yield store_engine

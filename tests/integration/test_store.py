@@ -7,18 +7,16 @@ auth; `deploy/services.sh ensure postgres` starts it). One throwaway database
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import URL, Engine, inspect, make_url
+from sqlalchemy import URL, Engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from herald.errors import SettingsError
@@ -42,10 +40,8 @@ from herald.store import (
     session_scope,
 )
 from herald.store.migrate import VERSION_TABLE
+from tests.conftest import emptied
 
-POSTGRES_SERVER_URL = os.environ.get(
-    "HERALD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 STORE_TABLES = {
     "pipeline_runs",
     "landing_files",
@@ -56,43 +52,13 @@ STORE_TABLES = {
 }
 
 
-def _libpq_url(url: URL) -> str:
-    """The URL as psycopg (libpq) takes it, password included."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[URL]:
-    """A throwaway database on the test server, dropped when the session ends."""
-    server = make_url(POSTGRES_SERVER_URL)
-    try:
-        admin = psycopg.connect(_libpq_url(server), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        pytest.skip(
-            f"PostgreSQL is not reachable at {server.render_as_string()} ({first_line}); "
-            "start it with `deploy/services.sh ensure postgres` or set HERALD_TEST_POSTGRES_URL"
-        )
-    name = f"herald_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'create database "{name}"')
-        try:
-            yield server.set(drivername="postgresql+psycopg", database=name)
-        finally:
-            admin.execute(f'drop database if exists "{name}" with (force)')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty store database: a new SQLite file, or the session's PostgreSQL database
     with its public schema dropped and created again."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'herald.sqlite'}"
-    url: URL = request.getfixturevalue("postgres_database")
-    with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
-        connection.execute("drop schema public cascade")
-        connection.execute("create schema public")
-    return url.render_as_string(hide_password=False)
+    return emptied(request.getfixturevalue("postgres_database"))
 
 
 @pytest.fixture
