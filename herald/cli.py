@@ -167,6 +167,17 @@ def import_records(
     load_and_report(settings, store, result, load)
 
 
+@app.command("serve-api")
+def serve_api(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8080, min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Serve the HTTP API (ui/api.py): create or update profiles; HERALD_API_TOKEN turns on
+    bearer auth."""
+    # The service is loaded by name at call time: the kernel does not import services.
+    importlib.import_module("ui.cli").serve_api_command(host=host, port=port)
+
+
 @app.command()
 def sql(
     query: str = typer.Argument(..., help="A SELECT to run on the warehouse (read-only)."),

@@ -1,0 +1,541 @@
+"""Herald's HTTP API: create or update profiles in a profile database.
+
+`create_app()` builds the FastAPI app (`herald serve-api` runs it with uvicorn). A request's
+profiles go through the same import path as a file (`run_import`, kind `api`): every value is
+normalised and validated by the database's schema, accepted profiles become landing files that
+the landing sensor loads into the warehouse, rejected ones are kept in the import's report with
+their reasons. The API never opens the warehouse.
+
+Endpoints (JSON in and out; errors are `{"error": "..."}` with a 4xx status):
+
+- `POST /api/v1/databases/{database}/profiles` — import one profile or a batch of up to
+  10,000. Idempotent by `request_id`: a repeated id returns the first import's counts with
+  `"duplicate": true` and imports nothing.
+- `GET /api/v1/imports/{import_id}` — an import's status and counts.
+- `GET /api/v1/databases` — the profile databases with their schema versions and fields.
+- `GET /healthz` — liveness (no auth).
+
+Auth: when `HERALD_API_TOKEN` is set, every `/api/` request needs
+`Authorization: Bearer <token>` (401 otherwise).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from herald.errors import HeraldError
+from herald.imports import SourceRow, TableReader, open_rows
+from herald.profiles.databases import UnknownProfileDatabase, get_database, list_databases
+from herald.profiles.importing import (
+    ImportRequest,
+    ImportSetupError,
+    column_mapping,
+    run_import,
+)
+from herald.profiles.schema import ProfileField
+from herald.settings import Settings, load_settings
+from herald.store import ProfileDatabase, ProfileImport, create_store_engine, migrate, session_scope
+
+MAX_PROFILES = 10_000
+MAX_BODY_BYTES = 256 * 1024 * 1024
+INDEX_COLUMN = "_batch_index"
+"""A column the API adds to every row: the profile's 0-based position in the batch. It keeps
+rows of an empty profile from being skipped as blank, and shows the position in the report."""
+_LIST_SEPARATOR_CHARS = (",", ";", "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Models (they are the OpenAPI document)
+
+
+class ProfilesRequest(BaseModel):
+    """A batch of profiles for one profile database."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "shop-backend-2026-11-25-000123",
+                    "source": "shop-backend",
+                    "key": "customer_id",
+                    "mode": "upsert",
+                    "profiles": [
+                        {
+                            "customer_id": "10042",
+                            "email": "Ivan.Petrov@Mail.RU",
+                            "phone": "+7 916 123-45-67",
+                            "given_name": "Иван",
+                            "level": "gold",
+                            "bonus_points": 120,
+                            "email_opt_in": True,
+                            "tags": ["vip", "newsletter"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    request_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The caller's idempotency key: a request with an id already imported "
+        "returns that import's counts with `duplicate: true` and imports nothing.",
+    )
+    source: str = Field(
+        min_length=1,
+        max_length=200,
+        description="A label for where the profiles come from, kept as each record's lineage.",
+    )
+    key: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The attribute holding each profile's record key in the source (a schema "
+        "field or any other attribute); profiles without a value for it are rejected. "
+        "Without it, each profile gets a key of its own (import id and position).",
+    )
+    mode: Literal["upsert", "insert", "update"] = Field(
+        default="upsert",
+        description="upsert: create or update; insert: new profiles only; update: existing only.",
+    )
+    profiles: list[dict[str, Any]] = Field(
+        description=f"1 to {MAX_PROFILES:,} profiles. Each is an object of field values (strings, "
+        "numbers, booleans, lists, objects for json fields, null for empty), keyed by the "
+        "database's field names (matched case-insensitively, spaces read as underscores). A "
+        "profile with an attribute that is not a field (other than `key`) is rejected.",
+    )
+
+
+class RejectedRow(BaseModel):
+    index: int = Field(description="0-based position of the profile in the request's batch.")
+    reason: str = Field(description="Why it was rejected.")
+
+
+class ProfilesResponse(BaseModel):
+    """What became of every profile of the request: received = accepted + rejected."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": "imp-3f2a9c0b1d4e5f60",
+                    "status": "succeeded",
+                    "received": 2,
+                    "accepted": 1,
+                    "rejected": 1,
+                    "rejected_rows": [{"index": 1, "reason": "email: invalid email"}],
+                    "duplicate": False,
+                }
+            ]
+        }
+    )
+
+    import_id: str = Field(description="The import's id (GET /api/v1/imports/{import_id}).")
+    status: str = Field(description="running, succeeded or failed.")
+    received: int
+    accepted: int
+    rejected: int
+    rejected_rows: list[RejectedRow] = Field(
+        description="Every rejected profile with its reason, in batch order."
+    )
+    duplicate: bool = Field(
+        description="True when the request_id was already imported: the counts are the first "
+        "import's and nothing was imported this time."
+    )
+
+
+class ImportStatus(BaseModel):
+    import_id: str
+    database: str
+    source: str
+    kind: str = Field(description="file, paste, manual, api, sql or copy.")
+    mode: str
+    status: str = Field(description="running, succeeded or failed.")
+    received: int
+    accepted: int
+    rejected: int
+    request_id: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class DatabaseInfo(BaseModel):
+    name: str
+    title: str | None
+    schema_version: int
+    fields: list[str]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+class APIError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_bearer = HTTPBearer(auto_error=False, description="The value of HERALD_API_TOKEN.")
+_Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 404, 409, 413, 422)
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles → rows of text for run_import
+
+
+def _as_text(value: Any, json_field: bool) -> str:
+    """A JSON value as the text cell an import reads (json fields get the value as JSON)."""
+    if value is None:
+        return ""
+    if json_field:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(_as_text(item, False) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@dataclass
+class _ProfileRows(TableReader):
+    """Rows read from in-memory cells, with the problems the API found, by row number."""
+
+    problems: dict[int, str] = field(default_factory=dict)
+
+    def batches(self, size: int = 10_000) -> Iterator[list[SourceRow]]:
+        for batch in super().batches(size):
+            for row in batch:
+                problem = self.problems.get(row.row_number)
+                if problem:
+                    row.problem = f"{row.problem}; {problem}" if row.problem else problem
+            yield batch
+
+
+def _profile_rows(
+    profiles: list[dict[str, Any]], fields: tuple[ProfileField, ...], key: str | None
+) -> tuple[_ProfileRows, dict[str, str]]:
+    """The batch as a reader of text rows (row n = profile n - 1) and its column mapping."""
+    attributes: dict[str, None] = {}
+    for profile in profiles:
+        attributes.update(dict.fromkeys(name for name in profile if name != INDEX_COLUMN))
+    if key is not None and key not in attributes:
+        raise APIError(422, f"key {key!r} is an attribute of no profile")
+    by_name = {item.name: item for item in fields}
+    taken = {name.strip().lower().replace(" ", "_") for name in attributes}
+    # A required field no profile has still gets a column, so each profile is rejected for
+    # missing it (with the reason) instead of the whole batch.
+    missing = [
+        item.name
+        for item in fields
+        if item.required and item.default is None and item.name not in taken
+    ]
+    columns = [INDEX_COLUMN, *attributes, *missing]
+    try:
+        mapping = column_mapping(columns, fields, {})
+    except ImportSetupError as exc:  # not expected: every required field has a column
+        raise APIError(422, str(exc)) from None
+    unknown = {name for name in attributes if name not in mapping and name != key}
+    json_columns = {column for column, target in mapping.items() if by_name[target].type == "json"}
+    list_columns = {column for column, target in mapping.items() if by_name[target].type == "list"}
+    problems: dict[int, str] = {}
+    for index, profile in enumerate(profiles):
+        reasons = []
+        extra = sorted(name for name in profile if name in unknown or name == INDEX_COLUMN)
+        if extra:
+            reasons.append(
+                f"unknown field{'s' if len(extra) > 1 else ''}: {', '.join(extra)} "
+                f"(fields: {', '.join(by_name)})"
+            )
+        if not any(
+            profile.get(name) not in (None, "", [], {}) for name in profile if name in mapping
+        ):
+            reasons.append("empty profile: no field values")
+        for column in list_columns:
+            value = profile.get(column)
+            if isinstance(value, list) and any(
+                isinstance(item, str) and any(sep in item for sep in _LIST_SEPARATOR_CHARS)
+                for item in value
+            ):
+                reasons.append(f"{mapping[column]}: a list item contains ',', ';' or a line break")
+        if reasons:
+            problems[index + 1] = "; ".join(reasons)
+
+    def rows() -> Iterator[list[str]]:
+        for index, profile in enumerate(profiles):
+            yield [
+                str(index),
+                *(_as_text(profile.get(name), name in json_columns) for name in columns[1:]),
+            ]
+
+    base = open_rows(columns, rows, source="api")
+    reader = _ProfileRows(
+        source=base.source,
+        columns=base.columns,
+        has_header=base.has_header,
+        encoding=base.encoding,
+        delimiter=base.delimiter,
+        sheet=base.sheet,
+        warnings=base.warnings,
+        max_cell_chars=base.max_cell_chars,
+        _raw_rows=rows,
+        problems=problems,
+    )
+    return reader, mapping
+
+
+def _rejected_rows(report_path: str | None) -> list[RejectedRow]:
+    """The rejected rows of an import's report CSV (rows numbered from 1 = batch index 0)."""
+    if not report_path or not Path(report_path).is_file():
+        return []
+    rejected = []
+    with open(report_path, encoding="utf-8-sig", newline="") as handle:
+        for record in csv.DictReader(handle):
+            reason = record["reason"]
+            if reason.startswith("'") and reason[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+                reason = reason[1:]
+            rejected.append(RejectedRow(index=int(record["row_number"]) - 1, reason=reason))
+    return rejected
+
+
+# ---------------------------------------------------------------------------------------------
+# The app
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """The first validation error as one readable line."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error")
+        return f"malformed JSON body: {detail}" if detail else "malformed JSON body"
+    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = f"{location}: {first.get('msg')}" if location else str(first.get("msg"))
+    more = len(errors) - 1
+    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API app over the operational store of `settings` (read from the environment if
+    None). `HERALD_API_TOKEN`, read now, turns on bearer-token auth."""
+    settings = settings or load_settings()
+    token = os.environ.get("HERALD_API_TOKEN") or None
+    store = create_store_engine(settings.database_url)
+    migrate(store)
+    home = settings.home
+
+    app = FastAPI(
+        title="Herald API",
+        version="1",
+        description="Create or update customer profiles in Herald's profile databases. "
+        + (
+            "Every /api/ request needs `Authorization: Bearer <token>`."
+            if token
+            else "Auth is off (HERALD_API_TOKEN is not set)."
+        ),
+    )
+
+    def authorized(credentials: _Credentials) -> None:
+        if token is None:
+            return
+        if credentials is None or not secrets.compare_digest(
+            credentials.credentials.encode(), token.encode()
+        ):
+            raise APIError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, exc: APIError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return _error(413, f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB")
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/api/v1/databases",
+        response_model=list[DatabaseInfo],
+        responses=_ERRORS,
+        dependencies=[Depends(authorized)],
+        tags=["databases"],
+    )
+    def databases() -> list[DatabaseInfo]:
+        return [
+            DatabaseInfo(
+                name=info.name,
+                title=info.title,
+                schema_version=info.version,
+                fields=[item.name for item in info.schema.fields],
+            )
+            for info in list_databases(store)
+        ]
+
+    @app.get(
+        "/api/v1/imports/{import_id}",
+        response_model=ImportStatus,
+        responses=_ERRORS,
+        dependencies=[Depends(authorized)],
+        tags=["imports"],
+    )
+    def import_status(import_id: str) -> ImportStatus:
+        with session_scope(store) as session:
+            row = session.execute(
+                select(ProfileImport, ProfileDatabase.name)
+                .join(ProfileDatabase, ProfileDatabase.id == ProfileImport.database_id)
+                .where(ProfileImport.import_id == import_id)
+            ).first()
+            if row is None:
+                raise APIError(404, f"no import {import_id!r}")
+            entry, database = row
+            return ImportStatus(
+                import_id=entry.import_id,
+                database=database,
+                source=entry.source,
+                kind=entry.kind,
+                mode=entry.mode,
+                status=entry.status,
+                received=entry.received,
+                accepted=entry.accepted,
+                rejected=entry.rejected,
+                request_id=entry.request_id,
+                error=entry.error,
+                started_at=entry.started_at,
+                finished_at=entry.finished_at,
+            )
+
+    @app.post(
+        "/api/v1/databases/{database}/profiles",
+        response_model=ProfilesResponse,
+        responses=_ERRORS,
+        dependencies=[Depends(authorized)],
+        tags=["profiles"],
+        summary="Create or update profiles",
+    )
+    def import_profiles(database: str, body: ProfilesRequest) -> ProfilesResponse:
+        """Import one profile or a batch; each is accepted or rejected with its reason."""
+        try:
+            info = get_database(store, database)
+        except UnknownProfileDatabase:
+            raise APIError(404, f"no profile database {database!r}") from None
+        if len(body.profiles) > MAX_PROFILES:
+            raise APIError(
+                413,
+                f"{len(body.profiles):,} profiles in one request; send at most "
+                f"{MAX_PROFILES:,} per request",
+            )
+        if not body.profiles:
+            raise APIError(422, "profiles: give at least one profile")
+        earlier = _previous(store, body.request_id, database)
+        if earlier is not None:
+            return earlier
+        reader, mapping = _profile_rows(body.profiles, info.schema.fields, body.key)
+        request = ImportRequest(
+            database=database,
+            source=body.source,
+            kind="api",
+            mode=body.mode,
+            key_column=body.key,
+            mapping=mapping,
+            request_id=body.request_id,
+        )
+        try:
+            result = run_import(store, home, reader, request, workers=0)
+        except IntegrityError:
+            # The same request_id committed by a concurrent request: the unique constraint
+            # refused this one before anything was written.
+            earlier = _previous(store, body.request_id, database)
+            if earlier is None:
+                raise
+            return earlier
+        except HeraldError as exc:
+            raise APIError(422, str(exc)) from None
+        outcome = result.outcome
+        return ProfilesResponse(
+            import_id=result.import_id,
+            status="succeeded",
+            received=outcome.received,
+            accepted=outcome.accepted,
+            rejected=outcome.rejected,
+            rejected_rows=_rejected_rows(
+                str(outcome.rejects_path) if outcome.rejects_path else None
+            ),
+            duplicate=False,
+        )
+
+    return app
+
+
+def _previous(store: Engine, request_id: str, database: str) -> ProfilesResponse | None:
+    """The response of the import that already has this request_id, if there is one."""
+    with session_scope(store) as session:
+        row = session.execute(
+            select(ProfileImport, ProfileDatabase.name)
+            .join(ProfileDatabase, ProfileDatabase.id == ProfileImport.database_id)
+            .where(ProfileImport.request_id == request_id)
+        ).first()
+        if row is None:
+            return None
+        entry, name = row
+        if name != database:
+            raise APIError(409, f"request_id {request_id!r} was already used for database {name!r}")
+        return ProfilesResponse(
+            import_id=entry.import_id,
+            status=entry.status,
+            received=entry.received,
+            accepted=entry.accepted,
+            rejected=entry.rejected,
+            rejected_rows=_rejected_rows(entry.report_path),
+            duplicate=True,
+        )
