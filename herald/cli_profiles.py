@@ -96,6 +96,14 @@ def find_profile(warehouse: Any, id_or_identifier: str, db: str | None = None) -
         f"select profile_id from {profiles} where profile_id = {literal(id_or_identifier)}"
         f"{where_db}"
     ).to_pylist()
+    alias_of = None
+    if not found and warehouse.exists("profile_aliases"):
+        # A merged profile's old id still finds the profile it was merged into.
+        found = warehouse.query_arrow(
+            f"select profile_id from {warehouse.qualify('profile_aliases')} "
+            f"where alias_id = {literal(id_or_identifier)}{where_db}"
+        ).to_pylist()
+        alias_of = id_or_identifier if found else None
     if not found:
         values = ", ".join(literal(value) for value in _identifier_forms(id_or_identifier))
         found = warehouse.query_arrow(
@@ -125,7 +133,7 @@ def find_profile(warehouse: Any, id_or_identifier: str, db: str | None = None) -
         f"from {warehouse.qualify('profile_records')} where profile_id = {profile_id} "
         "order by source, record_key, import_id, row_number"
     ).to_pylist()
-    return {
+    profile = {
         "profile_id": row["profile_id"],
         "database": row["database"],
         "created_at": row["created_at"],
@@ -134,6 +142,9 @@ def find_profile(warehouse: Any, id_or_identifier: str, db: str | None = None) -
         "identifiers": identifiers,
         "sources": sources,
     }
+    if alias_of is not None:
+        profile["alias_of"] = alias_of
+    return profile
 
 
 def _identifier_forms(text: str) -> list[str]:

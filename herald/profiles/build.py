@@ -14,14 +14,38 @@ outputs are replaced:
 - a view `profiles__<database>` per database with one typed column per schema field.
 
 A record of the unification is a source record: `<source>:<record_key>`, whatever number
-of imports brought it. A profile is named by its component in the unification, the
-smallest such key: `p_<database>:<source>:<record_key>`.
+of imports brought it.
+
+Profile ids are stable across builds. Each new component looks at the ids its records had in
+the previous build (the old `profile_records` of the database):
+
+- none: a new id, named by the component's smallest record, `p_<database>:<source>:<key>`
+  (if that id was ever used in the database, as a profile, alias or merged id, it gets the
+  suffix `~<build_id>`);
+- one or more: the component keeps the oldest of them (the earliest `created_at` in the old
+  `profiles`, tie: the smallest id); the others are merged into it.
+
+A split (the records of one old profile now in several components): the old id goes to the
+component holding the old profile's oldest record (the earliest first `imported_at`, tie:
+the smallest `<source>:<key>`); the other components are treated as if they had never had
+that id (a new id unless they hold another old profile's oldest record). A split is not
+recorded in the history and an earlier merge is never undone.
+
+Two more public tables keep the history:
+
+- `profile_aliases` (alias_id, profile_id, database, merged_at): every id merged into
+  another, pointing at the live profile id; cumulative, an alias is re-pointed when its
+  profile is itself merged later;
+- `profile_merges` (database, kept_id, merged_id, merged_at, build_id): append-only, one row
+  per id that stopped being a profile id because of a merge.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from herald.profiles.schema import ProfileField, ProfileSchema, column_type
@@ -38,6 +62,11 @@ COMPONENTS = "profile_components"
 UNIFY_PREFIX = "profile_unify"
 RECORDS_WORK = "profile_records_work"
 VALUES_WORK = "profile_values_work"
+PROFILE_ALIASES = "profile_aliases"
+PROFILE_MERGES = "profile_merges"
+CLAIMS = "profile_claims"
+IDS = "profile_ids"
+MERGES_WORK = "profile_merges_work"
 
 # What herald.unify compares fuzzily, by the schema's match kind ("address" it does not use).
 ATTRIBUTE_OF_MATCH = {
@@ -75,6 +104,13 @@ class _Sql:
         if self.dialect == "clickhouse":
             return f"JSONExtractRaw({column}, {_plain_literal(name)})"
         return f"cast(json_extract({column}, {_plain_literal('$.' + name)}) as varchar)"
+
+    def timestamp(self, value: datetime) -> str:
+        """A UTC time (microseconds) as a literal of the engine's timestamp type."""
+        text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if self.dialect == "clickhouse":
+            return f"toDateTime64('{text}', 6, 'UTC')"
+        return f"cast('{text}' as timestamp)"
 
     def null_text(self) -> str:
         if self.dialect == "clickhouse":
@@ -128,14 +164,21 @@ def build_profiles(
     The tables then hold the databases of `schemas` only, unless `keep_others`: then the
     rows of the other databases are kept as they were (rebuilding one database).
 
+    Profile ids are kept from the previous build (see the module's documentation); the ids
+    merged away are added to `profile_aliases` and `profile_merges`.
+
     Returns counts: {"databases": {name: {"records", "profiles", "identifiers",
-    "junk_values", "fuzzy_merged", "seconds"}}, "records", "profiles", "seconds"}.
+    "junk_values", "fuzzy_merged", "seconds"}}, "records", "profiles", "merged",
+    "build_id", "seconds"}.
     """
     started = time.perf_counter()
     sql = _Sql(warehouse.dialect)
     schemas = sorted(schemas, key=lambda schema: schema.database)
     staging = warehouse.qualify(STAGING)
     counts = _record_counts(warehouse, staging)
+    now = datetime.now(UTC)
+    build_id = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
+    existing = {info.name for info in warehouse.list_tables()}
     report: dict[str, Any] = {"databases": {}}
     unified: list[ProfileSchema] = []
     for schema in schemas:
@@ -149,12 +192,16 @@ def build_profiles(
                 for junk in result.junk_values
             ]
             entry["fuzzy_merged"] = result.fuzzy.merged if result.fuzzy else 0
+            _assign_ids(warehouse, schema, staging, existing, build_id)
             unified.append(schema)
         entry["seconds"] = round(time.perf_counter() - clock, 3)
         report["databases"][schema.database] = entry
 
     rebuilt = [schema.database for schema in schemas]
     _publish(warehouse, sql, unified, staging, rebuilt if keep_others else None)
+    merged = _publish_history(
+        warehouse, sql, unified, existing, rebuilt if keep_others else None, now, build_id
+    )
     for schema in schemas:
         warehouse.create_view_as(view_name(schema.database), _view_sql(warehouse, sql, schema))
     for name, count in _profile_counts(warehouse).items():
@@ -170,10 +217,14 @@ def build_profiles(
             f"{ATTRIBUTES_INPUT}__{schema.database}",
             f"{COMPONENTS}__{schema.database}",
             f"{UNIFY_PREFIX}__{schema.database}_person_keys",
+            f"{CLAIMS}__{schema.database}",
+            f"{IDS}__{schema.database}",
         ):
             warehouse.drop(work)
     report["records"] = sum(entry["records"] for entry in report["databases"].values())
     report["profiles"] = sum(entry["profiles"] for entry in report["databases"].values())
+    report["merged"] = merged
+    report["build_id"] = build_id
     report["seconds"] = round(time.perf_counter() - started, 3)
     return report
 
@@ -303,11 +354,13 @@ def _publish(
     lineage = "r.database as database, r.source as source, r.import_id as import_id, "
     lineage += "r.row_number as row_number, r.record_key as record_key"
     work_parts = [
-        f"select {lineage}, concat('p_', r.database, ':', c.component_id) as profile_id, "
+        f"select {lineage}, i.profile_id as profile_id, "
         "r.imported_at as imported_at, r.fields as fields\n"
         f"from {staging} as r\n"
         f"inner join {warehouse.qualify(f'{COMPONENTS}__{schema.database}')} as c "
         f"on c.record_key = {_node('r.source', 'r.record_key')}\n"
+        f"inner join {warehouse.qualify(f'{IDS}__{schema.database}')} as i "
+        "on i.component_id = c.component_id\n"
         f"where r.database = {_plain_literal(schema.database)}"
         for schema in schemas
     ]
@@ -418,6 +471,154 @@ left join pivoted as p on p.profile_id = s.profile_id""",
     )
     warehouse.drop(VALUES_WORK)
     warehouse.drop(RECORDS_WORK)
+
+
+def _assign_ids(
+    warehouse: Warehouse, schema: ProfileSchema, staging: str, existing: set[str], build_id: str
+) -> None:
+    """Build `profile_claims__<db>` (component_id, old_id, age: 1 for the id the component
+    keeps, 2.. for the ids merged into it) and `profile_ids__<db>` (component_id, profile_id)
+    from the previous build's tables."""
+    database = _plain_literal(schema.database)
+    components = warehouse.qualify(f"{COMPONENTS}__{schema.database}")
+    claims = f"{CLAIMS}__{schema.database}"
+    if PROFILE_RECORDS in existing and PROFILES in existing:
+        old_records = warehouse.qualify(PROFILE_RECORDS)
+        old_profiles = warehouse.qualify(PROFILES)
+        claims_sql = f"""with first_seen as (
+    select {_node()} as node, min(imported_at) as first_at
+    from {staging}
+    where database = {database}
+    group by {_node()}
+),
+previous as (
+    select distinct {_node()} as node, profile_id as old_id
+    from {old_records}
+    where database = {database}
+),
+holders as (
+    select c.component_id as component_id, p.old_id as old_id,
+        row_number() over (partition by p.old_id order by f.first_at, p.node) as holder_rank
+    from {components} as c
+    inner join previous as p on p.node = c.record_key
+    inner join first_seen as f on f.node = c.record_key
+),
+held as (
+    select component_id, old_id from holders where holder_rank = 1
+)
+select h.component_id as component_id, h.old_id as old_id,
+    row_number() over (
+        partition by h.component_id order by o.created_at, h.old_id
+    ) as age
+from held as h
+inner join {old_profiles} as o on o.profile_id = h.old_id
+where o.database = {database}"""
+    else:
+        claims_sql = (
+            f"select component_id, component_id as old_id, 1 as age from {components} where 1 = 0"
+        )
+    warehouse.create_table_as(claims, claims_sql, TableOptions(order_by=("component_id",)))
+
+    # A new id must never be one the database used before (a profile, alias or merged id).
+    used = [
+        f"select {column} as id from {warehouse.qualify(table)} where database = {database}"
+        for table, column in (
+            (PROFILES, "profile_id"),
+            (PROFILE_ALIASES, "alias_id"),
+            (PROFILE_MERGES, "merged_id"),
+        )
+        if table in existing
+    ]
+    fresh_id = f"concat('p_', {database}, ':', component_id)"
+    if used:
+        fresh_id = (
+            f"case when {fresh_id} in (\n{chr(10).join(_union(used))}\n) "
+            f"then concat('p_', {database}, ':', component_id, '~', {_plain_literal(build_id)}) "
+            f"else {fresh_id} end"
+        )
+    claimed = warehouse.qualify(claims)
+    warehouse.create_table_as(
+        f"{IDS}__{schema.database}",
+        f"""select component_id, old_id as profile_id from {claimed} where age = 1
+union all
+select component_id, {fresh_id} as profile_id
+from (
+    select distinct component_id from {components}
+    where component_id not in (select component_id from {claimed})
+) as fresh""",
+        TableOptions(order_by=("component_id",)),
+    )
+
+
+def _publish_history(
+    warehouse: Warehouse,
+    sql: _Sql,
+    schemas: list[ProfileSchema],
+    existing: set[str],
+    rebuilt: list[str] | None,
+    now: datetime,
+    build_id: str,
+) -> int:
+    """Append this build's merges to `profile_merges` and replace `profile_aliases` (old
+    aliases re-pointed, new ones added); returns the number of ids merged away."""
+    stamp = sql.timestamp(now)
+    build = _plain_literal(build_id)
+    parts = [
+        f"""select {_plain_literal(schema.database)} as database, k.old_id as kept_id,
+    m.old_id as merged_id, {stamp} as merged_at, {build} as build_id
+from {warehouse.qualify(f"{CLAIMS}__{schema.database}")} as m
+inner join {warehouse.qualify(f"{CLAIMS}__{schema.database}")} as k
+    on k.component_id = m.component_id
+where m.age > 1 and k.age = 1"""
+        for schema in schemas
+    ]
+    if not parts:
+        parts = [
+            f"select '' as database, '' as kept_id, '' as merged_id, {stamp} as merged_at, "
+            f"{build} as build_id where 1 = 0"
+        ]
+    merge_columns = "database, kept_id, merged_id, merged_at, build_id"
+    warehouse.create_table_as(
+        MERGES_WORK,
+        f"select {merge_columns} from (\n{chr(10).join(_union(parts))}\n) as merges",
+        TableOptions(order_by=("database", "merged_id")),
+    )
+    new = warehouse.qualify(MERGES_WORK)
+
+    previous = ""
+    if PROFILE_MERGES in existing:
+        previous = f"\nunion all\nselect {merge_columns} from {warehouse.qualify(PROFILE_MERGES)}"
+    warehouse.create_table_as(
+        PROFILE_MERGES,
+        f"select {merge_columns} from (\nselect {merge_columns} from {new}{previous}\n) as m",
+        TableOptions(order_by=("database", "merged_at", "merged_id")),
+    )
+
+    alias_parts = [
+        f"select merged_id as alias_id, kept_id as profile_id, database, merged_at from {new}"
+    ]
+    if PROFILE_ALIASES in existing:
+        aliases = warehouse.qualify(PROFILE_ALIASES)
+        # Without `rebuilt`, the aliases of the databases not built now go with their profiles.
+        kept = ", ".join(_plain_literal(schema.database) for schema in schemas) or "''"
+        where = "1 = 1" if rebuilt is not None else f"a.database in ({kept})"
+        alias_parts += [
+            f"select a.alias_id as alias_id, a.profile_id as profile_id, "
+            f"a.database as database, a.merged_at as merged_at from {aliases} as a "
+            f"where {where} and a.profile_id not in (select merged_id from {new})",
+            f"select a.alias_id as alias_id, n.kept_id as profile_id, "
+            f"a.database as database, a.merged_at as merged_at from {aliases} as a "
+            f"inner join {new} as n on n.merged_id = a.profile_id where {where}",
+        ]
+    warehouse.create_table_as(
+        PROFILE_ALIASES,
+        "select alias_id, profile_id, database, merged_at from (\n"
+        f"{chr(10).join(_union(alias_parts))}\n) as aliases",
+        TableOptions(order_by=("database", "alias_id")),
+    )
+    merged = int(warehouse.row_count(MERGES_WORK))
+    warehouse.drop(MERGES_WORK)
+    return merged
 
 
 def _view_sql(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema) -> str:

@@ -309,3 +309,124 @@ def test_a_profile_is_found_by_id_or_identifier(
         find_profile(warehouse, "ann@example.com")
     with pytest.raises(HeraldError, match="no profile has"):
         find_profile(warehouse, "it's-nobody\\")
+
+
+def shop_ids(warehouse: Warehouse) -> dict[str, str]:
+    found = rows(warehouse, "select * from profile_records where database = 'shop'")
+    return {f"{row['source']}:{row['record_key']}": row["profile_id"] for row in found}
+
+
+def history(warehouse: Warehouse) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    aliases = rows(
+        warehouse,
+        "select alias_id, profile_id, database from profile_aliases order by alias_id",
+    )
+    merges = rows(
+        warehouse,
+        "select database, kept_id, merged_id, build_id from profile_merges "
+        "order by merged_at, merged_id",
+    )
+    return [tuple(row.values()) for row in aliases], [tuple(row.values()) for row in merges]
+
+
+def test_profile_ids_are_stable_and_merged_ids_become_aliases(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    first = import_and_build(warehouse, landing)
+    assert first["merged"] == 0 and history(warehouse) == ([], [])
+    before = shop_ids(warehouse)
+
+    def build(import_id: str, at: datetime, source: str, key: str, fields: dict[str, Any]) -> Any:
+        land(landing, "shop", source, import_id, at, [(key, fields)])
+        load(warehouse, landing)
+        return build_profiles(warehouse, [SHOP, B2B])
+
+    # A split: as if the previous build had c1 and c2 (both first imported on Jan 10) in one
+    # profile. crm:c1 is its oldest record (a tie on time, then the smallest key): c1's part
+    # keeps the id, c2's gets a new one (p_shop:crm:c2 is unused now).
+    warehouse.create_table_as(
+        "profile_records",
+        "select database, source, import_id, row_number, record_key, "
+        "case when profile_id = 'p_shop:crm:c2' then 'p_shop:crm:c1' else profile_id end "
+        "as profile_id from profile_records",
+    )
+    warehouse.create_table_as(
+        "profiles", "select * from profiles where profile_id <> 'p_shop:crm:c2'"
+    )
+    # In the same build, a record with a smaller key joins p_shop:crm:c1: the id stays. And a
+    # new profile whose id is smaller than p_shop:crm:c2's, but created later.
+    land(landing, "shop", "aaa", "imp-4", datetime(2026, 2, 15), [("x1", {"email": "z@x.io"})])
+    report = build("imp-5", datetime(2026, 2, 15), "crm", "a0", {"email": "ann@example.com"})
+    assert report["merged"] == 0
+    ids = shop_ids(warehouse)
+    assert ids == {**before, "crm:a0": "p_shop:crm:c1", "aaa:x1": "p_shop:aaa:x1"}
+
+    # A record links p_shop:aaa:x1 and p_shop:crm:c2: the older one survives.
+    linker = {"email": "z@x.io", "phone": "+79161234567"}
+    report = build("imp-6", datetime(2026, 3, 1), "web", "w9", linker)
+    assert report["merged"] == 1
+    ids = shop_ids(warehouse)
+    assert ids["aaa:x1"] == ids["web:w9"] == ids["crm:c2"] == "p_shop:crm:c2"
+    assert ids["crm:c1"] == "p_shop:crm:c1" and ids["crm:c3"] == "p_shop:crm:c3"
+    aliases, merges = history(warehouse)
+    assert aliases == [("p_shop:aaa:x1", "p_shop:crm:c2", "shop")]
+    assert [row[:3] for row in merges] == [("shop", "p_shop:crm:c2", "p_shop:aaa:x1")]
+    assert merges[0][3] == report["build_id"]
+    profiles = {row["profile_id"] for row in rows(warehouse, "select profile_id from profiles")}
+    assert "p_shop:aaa:x1" not in profiles and "p_shop:crm:c2" in profiles
+
+    # Nothing new: the same ids, no new merge rows.
+    report = build_profiles(warehouse, [SHOP, B2B])
+    assert report["merged"] == 0
+    assert shop_ids(warehouse) == ids and history(warehouse) == (aliases, merges)
+
+    # p_shop:crm:c2 merges into p_shop:crm:c1 (as old: the smaller id): its alias follows.
+    linker = {"email": "ann@example.com", "phone": "+79161234567"}
+    report = build("imp-7", datetime(2026, 3, 2), "web", "w8", linker)
+    assert report["merged"] == 1
+    assert set(shop_ids(warehouse).values()) == {"p_shop:crm:c1", "p_shop:crm:c3"}
+    aliases, merges = history(warehouse)
+    assert aliases == [
+        ("p_shop:aaa:x1", "p_shop:crm:c1", "shop"),
+        ("p_shop:crm:c2", "p_shop:crm:c1", "shop"),
+    ]
+    assert [row[:3] for row in merges] == [
+        ("shop", "p_shop:crm:c2", "p_shop:aaa:x1"),
+        ("shop", "p_shop:crm:c1", "p_shop:crm:c2"),
+    ]
+    # Rebuilding one database keeps the other's history and ids.
+    build_profiles(warehouse, [B2B], keep_others=True)
+    assert history(warehouse) == (aliases, merges)
+
+
+def test_a_merged_id_still_finds_the_profile_it_was_merged_into(warehouse: Warehouse) -> None:
+    from herald.cli_profiles import find_profile
+
+    warehouse.create_table_as(
+        "profiles",
+        "select 'p_shop:crm:c1' as profile_id, 'shop' as database, "
+        "cast(null as timestamp) as created_at, cast(null as timestamp) as updated_at, "
+        '\'{"email": "a@b.ru"}\' as fields'
+        if warehouse.dialect == "duckdb"
+        else "select 'p_shop:crm:c1' as profile_id, 'shop' as database, "
+        "cast(null as Nullable(DateTime64(3))) as created_at, "
+        'cast(null as Nullable(DateTime64(3))) as updated_at, \'{"email": "a@b.ru"}\' as fields',
+    )
+    warehouse.create_table_as(
+        "profile_identifiers",
+        "select 'p_shop:crm:c1' as profile_id, 'shop' as database, 'email' as kind, "
+        "'a@b.ru' as value",
+    )
+    warehouse.create_table_as(
+        "profile_records",
+        "select 'shop' as database, 'crm' as source, 'imp-1' as import_id, 2 as row_number, "
+        "'c1' as record_key, 'p_shop:crm:c1' as profile_id",
+    )
+    warehouse.create_table_as(
+        "profile_aliases",
+        "select 'p_shop:crm:x9' as alias_id, 'p_shop:crm:c1' as profile_id, 'shop' as database",
+    )
+    profile = find_profile(warehouse, "p_shop:crm:x9")
+    assert (profile["profile_id"], profile["alias_of"]) == ("p_shop:crm:c1", "p_shop:crm:x9")
+    assert find_profile(warehouse, "p_shop:crm:c1").get("alias_of") is None
