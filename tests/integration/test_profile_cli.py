@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.cli import run_herald as herald
+
 CLIENTS = (
     "id,email,phone,given_name,level\n"
     "1,Ivan.Petrov@Mail.RU,8 916 123-45-67,Иван,gold\n"
     "2,,+7 916 123 45 67,Ivan,silver\n"
     "3,anna@example.com,,Anna,bronze\n"
 )
-
-
-def herald(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HERALD_HOME": str(home)}
-    env.pop("HERALD_WAREHOUSE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "herald.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
 
 
 def test_import_unify_and_show_a_profile(tmp_path: Path) -> None:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from herald.profiles.importing import ImportRequest, ImportSetupError, run_impor
 from herald.profiles.records import field_json, fields_json, fields_json_rows
 from herald.profiles.schema import load_schema
 from herald.store import ProfileImport, create_store_engine, migrate, session_scope
+from tests.support.cli import run_herald as run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = (
@@ -146,22 +144,6 @@ def test_a_required_field_without_a_column_is_refused(store, tmp_path: Path) -> 
             open_pasted("email\na@b.ru\n"),
             ImportRequest(database="b2b", source="x"),
         )
-
-
-def run_cli(
-    args: list[str], home: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HERALD_HOME": str(home)}
-    env.pop("HERALD_WAREHOUSE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "herald.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
 
 
 def test_cli_import_reads_reports_and_loads_into_the_warehouse(tmp_path: Path) -> None:

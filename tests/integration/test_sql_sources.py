@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from herald.profiles.databases import create_database
 from herald.profiles.schema import load_schema
 from herald.settings import load_settings
 from herald.store import ProfileImport, create_store_engine, migrate, session_scope
+from tests.support.cli import run_herald as run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_SERVER_URL = os.environ.get(
@@ -280,20 +279,6 @@ def test_an_unknown_table_or_cursor_column_is_one_clear_error(source_db: SourceD
 
 
 # --- CLI ----------------------------------------------------------------------------------
-
-
-def run_cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HERALD_HOME": str(home)}
-    for name in ("HERALD_WAREHOUSE", "HERALD_DATABASE"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "herald.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-    )
 
 
 def test_cli_adds_lists_runs_and_removes_sources(tmp_path: Path) -> None:
