@@ -42,8 +42,10 @@ Two more public tables keep the history:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +69,18 @@ PROFILE_MERGES = "profile_merges"
 CLAIMS = "profile_claims"
 IDS = "profile_ids"
 MERGES_WORK = "profile_merges_work"
+PROFILE_MERGE_RECORDS = "profile_merge_records"
+PROFILE_SKIPPED = "profile_skipped_records"
+LINKS_INPUT = "profile_links_input"
+SKIPPED_WORK = "profile_skipped"
+APPLIED_WORK = "profile_applied"
+EDIT_MEMBER = "_profile_id"
+"""The member of a record's fields that names the profile it edits (a client-card edit)."""
+EDITS_PER_ANCHOR = 20  # edits linked through one anchor value, below the graph's junk limit
+SKIP_REASONS = {
+    "insert": "insert only: the profile already exists",
+    "update": "update only: no existing profile matches",
+}
 
 # What herald.unify compares fuzzily, by the schema's match kind ("address" it does not use).
 ATTRIBUTE_OF_MATCH = {
@@ -84,6 +98,39 @@ EMPTY_JSON = ("''", "'null'", "'\"\"'", "'[]'", "'{}'")
 def view_name(database: str) -> str:
     """The typed view of one database's profiles."""
     return f"profiles__{database}"
+
+
+@dataclass(frozen=True)
+class Unmerge:
+    """A merge a person undid: the records `merged_id` held before build `build_id` merged it
+    into `kept_id` (kept in `profile_merge_records`) are kept apart from the other records of
+    `kept_id`, and their profile gets `merged_id` back."""
+
+    database: str
+    kept_id: str
+    merged_id: str
+    build_id: str
+
+
+@dataclass(frozen=True)
+class BuildRules:
+    """What the operational store adds to the records: the match fields of each import that
+    chose them (`--match`), and the merges undone."""
+
+    match_fields: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    unmerges: tuple[Unmerge, ...] = ()
+
+    def imports_matching(self, schema: ProfileSchema) -> dict[str, tuple[str, ...]]:
+        """The imports with match fields that are all fields of `schema`."""
+        names = {field.name for field in schema.fields}
+        return {
+            import_id: fields
+            for import_id, fields in self.match_fields.items()
+            if fields and set(fields) <= names
+        }
+
+    def unmerges_of(self, database: str) -> list[Unmerge]:
+        return [unmerge for unmerge in self.unmerges if unmerge.database == database]
 
 
 @dataclass(frozen=True)
@@ -111,6 +158,12 @@ class _Sql:
         if self.dialect == "clickhouse":
             return f"toDateTime64('{text}', 6, 'UTC')"
         return f"cast('{text}' as timestamp)"
+
+    def literal(self, text: str) -> str:
+        """A string literal of any text (a profile id holds a record key as imported)."""
+        if self.dialect == "clickhouse":
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + text.replace("'", "''") + "'"
 
     def null_text(self) -> str:
         if self.dialect == "clickhouse":
@@ -157,7 +210,11 @@ def _plain_literal(text: str) -> str:
 
 
 def build_profiles(
-    warehouse: Warehouse, schemas: list[ProfileSchema], *, keep_others: bool = False
+    warehouse: Warehouse,
+    schemas: list[ProfileSchema],
+    *,
+    keep_others: bool = False,
+    rules: BuildRules | None = None,
 ) -> dict[str, Any]:
     """Unify every database's records and replace the public profile tables and views.
 
@@ -165,13 +222,15 @@ def build_profiles(
     rows of the other databases are kept as they were (rebuilding one database).
 
     Profile ids are kept from the previous build (see the module's documentation); the ids
-    merged away are added to `profile_aliases` and `profile_merges`.
+    merged away are added to `profile_aliases` and `profile_merges`. `rules` brings the
+    imports' match fields and the merges undone.
 
-    Returns counts: {"databases": {name: {"records", "profiles", "identifiers",
+    Returns counts: {"databases": {name: {"records", "skipped", "profiles", "identifiers",
     "junk_values", "fuzzy_merged", "seconds"}}, "records", "profiles", "merged",
     "build_id", "seconds"}.
     """
     started = time.perf_counter()
+    rules = rules or BuildRules()
     sql = _Sql(warehouse.dialect)
     schemas = sorted(schemas, key=lambda schema: schema.database)
     staging = warehouse.qualify(STAGING)
@@ -181,24 +240,38 @@ def build_profiles(
     existing = {info.name for info in warehouse.list_tables()}
     report: dict[str, Any] = {"databases": {}}
     unified: list[ProfileSchema] = []
+    sources: dict[str, str] = {}
     for schema in schemas:
         clock = time.perf_counter()
-        records = counts.get(schema.database, 0)
-        entry: dict[str, Any] = {"records": records, "junk_values": [], "fuzzy_merged": 0}
+        records, conditional = counts.get(schema.database, (0, 0))
+        entry: dict[str, Any] = {
+            "records": records,
+            "skipped": 0,
+            "junk_values": [],
+            "fuzzy_merged": 0,
+        }
         if records:
-            result = _unify_database(warehouse, sql, schema, staging)
+            source = staging
+            result = _unify_database(warehouse, sql, schema, source, rules, existing)
+            if conditional:
+                entry["skipped"] = _find_skipped(warehouse, schema, source)
+                if entry["skipped"]:
+                    source = _applied_records(warehouse, schema, staging)
+                    result = _unify_database(warehouse, sql, schema, source, rules, existing)
             entry["junk_values"] = [
                 {"kind": junk.kind, "value": junk.value, "records": junk.records}
                 for junk in result.junk_values
             ]
             entry["fuzzy_merged"] = result.fuzzy.merged if result.fuzzy else 0
-            _assign_ids(warehouse, schema, staging, existing, build_id)
+            _assign_ids(warehouse, schema, source, existing, build_id, rules)
+            sources[schema.database] = source
             unified.append(schema)
         entry["seconds"] = round(time.perf_counter() - clock, 3)
         report["databases"][schema.database] = entry
 
     rebuilt = [schema.database for schema in schemas]
-    _publish(warehouse, sql, unified, staging, rebuilt if keep_others else None)
+    _record_merged_records(warehouse, unified, existing, build_id)
+    _publish(warehouse, sql, unified, sources, staging, rebuilt if keep_others else None)
     merged = _publish_history(
         warehouse, sql, unified, existing, rebuilt if keep_others else None, now, build_id
     )
@@ -214,14 +287,18 @@ def build_profiles(
     for schema in unified:
         for work in (
             f"{IDENTIFIERS_INPUT}__{schema.database}",
+            f"{LINKS_INPUT}__{schema.database}",
             f"{ATTRIBUTES_INPUT}__{schema.database}",
             f"{COMPONENTS}__{schema.database}",
             f"{UNIFY_PREFIX}__{schema.database}_person_keys",
             f"{CLAIMS}__{schema.database}",
             f"{IDS}__{schema.database}",
+            f"{SKIPPED_WORK}__{schema.database}",
+            f"{APPLIED_WORK}__{schema.database}",
         ):
             warehouse.drop(work)
     report["records"] = sum(entry["records"] for entry in report["databases"].values())
+    report["skipped"] = sum(entry["skipped"] for entry in report["databases"].values())
     report["profiles"] = sum(entry["profiles"] for entry in report["databases"].values())
     report["merged"] = merged
     report["build_id"] = build_id
@@ -229,11 +306,14 @@ def build_profiles(
     return report
 
 
-def _record_counts(warehouse: Warehouse, staging: str) -> dict[str, int]:
+def _record_counts(warehouse: Warehouse, staging: str) -> dict[str, tuple[int, int]]:
+    """Per database: its records, and how many of them are insert-only or update-only."""
     rows = warehouse.query_arrow(
-        f"select database, count(*) as records from {staging} group by database"
+        "select database, count(*) as records, "
+        "sum(case when mode in ('insert', 'update') then 1 else 0 end) as conditional "
+        f"from {staging} group by database"
     ).to_pylist()
-    return {row["database"]: int(row["records"]) for row in rows}
+    return {row["database"]: (int(row["records"]), int(row["conditional"] or 0)) for row in rows}
 
 
 def _profile_counts(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
@@ -253,9 +333,25 @@ def _node(source: str = "source", record_key: str = "record_key") -> str:
     return f"concat({source}, ':', {record_key})"
 
 
-def _unify_database(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema, staging: str) -> Any:
+def _unify_database(
+    warehouse: Warehouse,
+    sql: _Sql,
+    schema: ProfileSchema,
+    source: str,
+    rules: BuildRules,
+    existing: set[str],
+) -> Any:
+    """Unify one database's records of `source` into `profile_components__<database>`.
+
+    Two identifier tables: `profile_identifiers_input` (every record's identifiers, published
+    as `profile_identifiers`) and, when an import chose its match fields, a client-card edit
+    names its profile or a merge was undone, `profile_links_input` — the identifiers the
+    graph links by (see `_links_sql`)."""
     database = _plain_literal(schema.database)
-    records = f"select {_node()} as record_key, fields from {staging} where database = {database}"
+    records = (
+        f"select {_node()} as record_key, import_id, fields from {source} "
+        f"where database = {database}"
+    )
     identifiers = [field for field in schema.fields if field.identifier is not None]
     if identifiers:
         parts = [
@@ -273,19 +369,45 @@ def _unify_database(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema, stag
         TableOptions(order_by=("record_key",)),
     )
 
+    matching = rules.imports_matching(schema)
+    unmerges = rules.unmerges_of(schema.database)
+    edits = _has_edits(warehouse, source, database) and {PROFILE_RECORDS, PROFILE_ALIASES} <= (
+        existing
+    )
+    unmerged = _unmerged_nodes_sql(warehouse, sql, schema, unmerges, existing)
+    links_input = identifiers_input
+    if matching or edits or unmerged:
+        links_input = f"{LINKS_INPUT}__{schema.database}"
+        warehouse.create_table_as(
+            links_input,
+            _links_sql(
+                warehouse, sql, schema, records, identifiers_input, matching, edits, unmerged
+            ),
+            TableOptions(order_by=("record_key",)),
+        )
+    # Records that only an explicit rule links: no fuzzy matching for them.
+    excluded: list[str] = [f"fields like '%\"{EDIT_MEMBER}\"%'"]
+    if matching:
+        listed = ", ".join(_plain_literal(import_id) for import_id in sorted(matching))
+        excluded.append(f"import_id in ({listed})")
+    if unmerged:
+        excluded.append(f"{_node()} in (select node from ({unmerged}) as u)")
+
     attributes_input: str | None = None
     matched = _match_fields(schema)
     if matched:
         attributes_input = f"{ATTRIBUTES_INPUT}__{schema.database}"
         columns = []
         for column in ATTRIBUTE_COLUMNS:
-            field = matched.get(column)
-            if field is None:
+            match_field = matched.get(column)
+            if match_field is None:
                 columns.append(f"{sql.null_text()} as {column}")
             elif column == "birth_date":
-                columns.append(f"substring({sql.text('fields', field.name)}, 1, 10) as {column}")
+                columns.append(
+                    f"substring({sql.text('fields', match_field.name)}, 1, 10) as {column}"
+                )
             else:
-                columns.append(f"{sql.text('fields', field.name)} as {column}")
+                columns.append(f"{sql.text('fields', match_field.name)} as {column}")
         # The latest version of each source record speaks for it.
         warehouse.create_table_as(
             attributes_input,
@@ -294,8 +416,8 @@ def _unify_database(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema, stag
         row_number() over (
             partition by source, record_key order by imported_at desc, row_number desc
         ) as version
-    from {staging}
-    where database = {database}
+    from {source}
+    where database = {database} and not ({" or ".join(excluded)})
 )
 select record_key, {", ".join(columns)}
 from ranked
@@ -305,12 +427,196 @@ where version = 1""",
     config = UnifyConfig(fuzzy=FuzzyConfig() if attributes_input else None)
     return unify(
         warehouse,
-        identifiers=identifiers_input,
+        identifiers=links_input,
         attributes=attributes_input,
         output=f"{COMPONENTS}__{schema.database}",
         config=config,
         prefix=f"{UNIFY_PREFIX}__{schema.database}",
     )
+
+
+def _has_edits(warehouse: Warehouse, source: str, database: str) -> bool:
+    found = warehouse.scalar(
+        f"select count(*) from {source} where database = {database} "
+        f"and fields like '%\"{EDIT_MEMBER}\"%'"
+    )
+    return bool(found)
+
+
+def _unmerged_nodes_sql(
+    warehouse: Warehouse,
+    sql: _Sql,
+    schema: ProfileSchema,
+    unmerges: list[Unmerge],
+    existing: set[str],
+) -> str:
+    """A select of (node, merged_id): the records each undone merge keeps apart; '' when
+    there are none."""
+    if not unmerges or PROFILE_MERGE_RECORDS not in existing:
+        return ""
+    wanted = " or ".join(
+        f"(merged_id = {sql.literal(unmerge.merged_id)} "
+        f"and build_id = {sql.literal(unmerge.build_id)})"
+        for unmerge in unmerges
+    )
+    return (
+        f"select {_node()} as node, max(merged_id) as merged_id "
+        f"from {warehouse.qualify(PROFILE_MERGE_RECORDS)} "
+        f"where database = {_plain_literal(schema.database)} and ({wanted}) group by {_node()}"
+    )
+
+
+def _links_sql(
+    warehouse: Warehouse,
+    sql: _Sql,
+    schema: ProfileSchema,
+    records: str,
+    identifiers_input: str,
+    matching: dict[str, tuple[str, ...]],
+    edits: bool,
+    unmerged: str,
+) -> str:
+    """The identifiers the graph links records by (record_key, kind, value):
+
+    - a record of an import with match fields links only by them: the kind
+      `match:<field>+<field>`, the value their texts joined (all must be present); every
+      other record of the database carries the same composite, so it can be found;
+    - the other records link by their identifiers;
+    - a client-card edit (fields carry `_profile_id`) links to its profile's oldest record
+      of the previous build (kind `anchor`);
+    - the identifiers of the records of an undone merge are set apart (prefixed with the
+      merged id), so they link among themselves only.
+    """
+    listed = ", ".join(_plain_literal(import_id) for import_id in sorted(matching))
+    parts = [f"select record_key, 'none' as kind, {sql.null_text()} as value from records"]
+    plain = "select record_key from records"
+    if matching:
+        plain += f" where import_id not in ({listed})"
+    parts.append(
+        "select record_key, kind, value from "
+        f"{warehouse.qualify(identifiers_input)} where record_key in (select record_key from plain)"
+    )
+    for fields in sorted(set(matching.values())):
+        kind = _plain_literal("match:" + "+".join(fields))
+        texts = [sql.text("fields", name) for name in fields]
+        present = " and ".join(f"{text} is not null" for text in texts)
+        joined = texts[0] if len(texts) == 1 else f"concat({', char(31), '.join(texts)})"
+        parts.append(
+            f"select record_key, {kind} as kind, {joined} as value from records where {present}"
+        )
+    if edits:
+        parts += _anchor_parts(warehouse)
+    body = "\n".join(_union(parts))
+    ctes = [f"records as ({records})", f"plain as ({plain})"]
+    if edits:
+        ctes += _anchor_ctes(warehouse, sql, schema)
+    if unmerged:
+        ctes.append(f"unmerged as ({unmerged})")
+        return (
+            f"with {', '.join(ctes)},\nlinks as (\n{body}\n)\n"
+            "select distinct l.record_key as record_key, l.kind as kind,\n"
+            "    case when u.merged_id is null or l.value is null or l.kind = 'anchor' "
+            "then l.value else concat('unmerged:', u.merged_id, ':', l.value) end as value\n"
+            "from links as l left join unmerged as u on u.node = l.record_key"
+        )
+    return f"with {', '.join(ctes)}\nselect distinct record_key, kind, value from (\n{body}\n) as l"
+
+
+def _anchor_ctes(warehouse: Warehouse, sql: _Sql, schema: ProfileSchema) -> list[str]:
+    """`edits` (record_key, profile_id, bucket): each edit and the live profile it names;
+    `anchors` (profile_id, node): each such profile's oldest record of the previous build."""
+    database = _plain_literal(schema.database)
+    old_records = warehouse.qualify(PROFILE_RECORDS)
+    aliases = warehouse.qualify(PROFILE_ALIASES)
+    return [
+        f"""named as (
+    select record_key, {sql.text("fields", EDIT_MEMBER)} as wanted from records
+    where fields like '%"{EDIT_MEMBER}"%'
+)""",
+        f"""edits as (
+    select n.record_key as record_key, coalesce(a.profile_id, n.wanted) as profile_id,
+        floor((row_number() over (
+            partition by coalesce(a.profile_id, n.wanted) order by n.record_key
+        ) - 1) / {EDITS_PER_ANCHOR}) as bucket
+    from named as n
+    left join {aliases} as a on a.alias_id = n.wanted and a.database = {database}
+    where n.wanted is not null
+)""",
+        f"""ranked_anchors as (
+    select profile_id, {_node()} as node,
+        row_number() over (partition by profile_id order by {_node()}) as rank
+    from {old_records}
+    where database = {database} and source <> 'card'
+        and profile_id in (select profile_id from edits)
+)""",
+        "anchors as (select profile_id, node from ranked_anchors where rank = 1)",
+    ]
+
+
+def _anchor_parts(warehouse: Warehouse) -> list[str]:
+    bucket = f"concat(a.node, '#', cast(e.bucket as {_text_type(warehouse)}))"
+    return [
+        f"select e.record_key as record_key, 'anchor' as kind, {bucket} as value "
+        "from edits as e inner join anchors as a on a.profile_id = e.profile_id",
+        f"select distinct a.node as record_key, 'anchor' as kind, {bucket} as value "
+        "from edits as e inner join anchors as a on a.profile_id = e.profile_id",
+    ]
+
+
+def _find_skipped(warehouse: Warehouse, schema: ProfileSchema, source: str) -> int:
+    """Find the records of insert-only imports whose profile existed before them, and of
+    update-only imports whose profile did not; keep them in `profile_skipped__<db>` with
+    the reason. Returns their number."""
+    database = _plain_literal(schema.database)
+    components = warehouse.qualify(f"{COMPONENTS}__{schema.database}")
+    reasons = " ".join(
+        f"when {_plain_literal(mode)} then {_plain_literal(reason)}"
+        for mode, reason in SKIP_REASONS.items()
+    )
+    skipped = f"{SKIPPED_WORK}__{schema.database}"
+    warehouse.create_table_as(
+        skipped,
+        f"""with members as (
+    select c.component_id as component_id, r.database as database, r.source as source,
+        r.import_id as import_id, r.row_number as row_number, r.record_key as record_key,
+        r.mode as mode, r.imported_at as imported_at
+    from {source} as r
+    inner join {components} as c on c.record_key = {_node("r.source", "r.record_key")}
+    where r.database = {database}
+),
+spans as (
+    select component_id, min(imported_at) as first_at from members group by component_id
+)
+select m.database as database, m.source as source, m.import_id as import_id,
+    m.row_number as row_number, m.record_key as record_key, m.mode as mode,
+    case m.mode {reasons} end as reason
+from members as m
+inner join spans as s on s.component_id = m.component_id
+where (m.mode = 'insert' and s.first_at < m.imported_at)
+    or (m.mode = 'update' and s.first_at >= m.imported_at)""",
+        TableOptions(order_by=("import_id", "row_number")),
+    )
+    return int(warehouse.row_count(skipped))
+
+
+def _applied_records(warehouse: Warehouse, schema: ProfileSchema, staging: str) -> str:
+    """The database's records less the skipped ones, as a work table; returns its name."""
+    skipped = warehouse.qualify(f"{SKIPPED_WORK}__{schema.database}")
+    applied = f"{APPLIED_WORK}__{schema.database}"
+    warehouse.create_table_as(
+        applied,
+        f"""select r.* from {staging} as r
+where r.database = {_plain_literal(schema.database)}
+    and concat(r.import_id, ':', cast(r.row_number as {_text_type(warehouse)})) not in (
+        select concat(import_id, ':', cast(row_number as {_text_type(warehouse)})) from {skipped}
+    )""",
+        TableOptions(order_by=("source", "record_key")),
+    )
+    return warehouse.qualify(applied)
+
+
+def _text_type(warehouse: Warehouse) -> str:
+    return "String" if warehouse.dialect == "clickhouse" else "varchar"
 
 
 def _match_fields(schema: ProfileSchema) -> dict[str, ProfileField]:
@@ -327,15 +633,47 @@ def _union(parts: list[str]) -> list[str]:
     return [part if index == 0 else f"union all\n{part}" for index, part in enumerate(parts)]
 
 
+def _record_merged_records(
+    warehouse: Warehouse, schemas: list[ProfileSchema], existing: set[str], build_id: str
+) -> None:
+    """Append to `profile_merge_records` (database, build_id, merged_id, source, record_key)
+    the records each id merged away in this build held before it: what undoing the merge
+    sets apart. Runs before the previous `profile_records` is replaced."""
+    if PROFILE_RECORDS not in existing:
+        return
+    old_records = warehouse.qualify(PROFILE_RECORDS)
+    parts = [
+        f"""select r.database as database, {_plain_literal(build_id)} as build_id,
+    r.profile_id as merged_id, r.source as source, r.record_key as record_key
+from {old_records} as r
+inner join {warehouse.qualify(f"{CLAIMS}__{schema.database}")} as m on m.old_id = r.profile_id
+where r.database = {_plain_literal(schema.database)} and m.age > 1"""
+        for schema in schemas
+    ]
+    if not parts:
+        return
+    select_sql = "\n".join(_union(parts))
+    if PROFILE_MERGE_RECORDS in existing:
+        warehouse.insert_select(PROFILE_MERGE_RECORDS, select_sql)
+    else:
+        warehouse.create_table_as(
+            PROFILE_MERGE_RECORDS,
+            f"select * from (\n{select_sql}\n) as m",
+            TableOptions(order_by=("database", "merged_id")),
+        )
+
+
 def _publish(
     warehouse: Warehouse,
     sql: _Sql,
     schemas: list[ProfileSchema],
+    sources: dict[str, str],
     staging: str,
     rebuilt: list[str] | None,
 ) -> None:
-    """Replace profile_records, profile_identifiers and profiles from the components; with
-    `rebuilt`, the rows of the databases not in it are kept."""
+    """Replace profile_records, profile_identifiers, profiles and profile_skipped_records
+    from the components and each database's records (`sources`); with `rebuilt`, the rows
+    of the databases not in it are kept."""
 
     def replace(table: str, columns: str, select_sql: str, order_by: tuple[str, ...]) -> None:
         kept = ""
@@ -356,7 +694,7 @@ def _publish(
     work_parts = [
         f"select {lineage}, i.profile_id as profile_id, "
         "r.imported_at as imported_at, r.fields as fields\n"
-        f"from {staging} as r\n"
+        f"from {sources[schema.database]} as r\n"
         f"inner join {warehouse.qualify(f'{COMPONENTS}__{schema.database}')} as c "
         f"on c.record_key = {_node('r.source', 'r.record_key')}\n"
         f"inner join {warehouse.qualify(f'{IDS}__{schema.database}')} as i "
@@ -382,6 +720,22 @@ def _publish(
         record_columns,
         f"select {record_columns} from {work}",
         ("database", "profile_id", "source", "record_key"),
+    )
+
+    skipped_columns = "database, source, import_id, row_number, record_key, mode, reason"
+    skipped_parts = [
+        f"select {skipped_columns} from {warehouse.qualify(f'{SKIPPED_WORK}__{schema.database}')}"
+        for schema in schemas
+        if sources[schema.database] != staging
+    ] or [
+        f"select database, source, import_id, row_number, record_key, mode, "
+        f"mode as reason from {staging} where 1 = 0"
+    ]
+    replace(
+        PROFILE_SKIPPED,
+        skipped_columns,
+        "\n".join(_union(skipped_parts)),
+        ("database", "import_id", "row_number"),
     )
 
     identifier_parts = [
@@ -474,11 +828,17 @@ left join pivoted as p on p.profile_id = s.profile_id""",
 
 
 def _assign_ids(
-    warehouse: Warehouse, schema: ProfileSchema, staging: str, existing: set[str], build_id: str
+    warehouse: Warehouse,
+    schema: ProfileSchema,
+    staging: str,
+    existing: set[str],
+    build_id: str,
+    rules: BuildRules,
 ) -> None:
     """Build `profile_claims__<db>` (component_id, old_id, age: 1 for the id the component
     keeps, 2.. for the ids merged into it) and `profile_ids__<db>` (component_id, profile_id)
-    from the previous build's tables."""
+    from the previous build's tables. A component that claims no old id but holds the
+    records of an undone merge gets the merged id back."""
     database = _plain_literal(schema.database)
     components = warehouse.qualify(f"{COMPONENTS}__{schema.database}")
     claims = f"{CLAIMS}__{schema.database}"
@@ -537,15 +897,42 @@ where o.database = {database}"""
             f"else {fresh_id} end"
         )
     claimed = warehouse.qualify(claims)
+    unclaimed = f"""select distinct component_id from {components}
+    where component_id not in (select component_id from {claimed})"""
+    restored = ""
+    unmerged = _unmerged_nodes_sql(
+        warehouse, _Sql(warehouse.dialect), schema, rules.unmerges_of(schema.database), existing
+    )
+    if unmerged:
+        # Each undone merge's id goes to the unclaimed component holding most of its records.
+        restored = f""",
+unmerged as ({unmerged}),
+restorable as (
+    select c.component_id as component_id, u.merged_id as merged_id, count(*) as held
+    from {components} as c
+    inner join unmerged as u on u.node = c.record_key
+    where c.component_id in (select component_id from unclaimed)
+        and u.merged_id not in (select old_id from {claimed})
+    group by c.component_id, u.merged_id
+),
+ranked as (
+    select component_id, merged_id,
+        row_number() over (partition by merged_id order by held desc, component_id) as by_id,
+        row_number() over (partition by component_id order by held desc, merged_id) as by_comp
+    from restorable
+),
+restored as (select component_id, merged_id from ranked where by_id = 1 and by_comp = 1)"""
     warehouse.create_table_as(
         f"{IDS}__{schema.database}",
-        f"""select component_id, old_id as profile_id from {claimed} where age = 1
+        f"""with unclaimed as ({unclaimed}){restored}
+select component_id, old_id as profile_id from {claimed} where age = 1
+union all
+select component_id, {"merged_id" if restored else "''"} as profile_id
+from {"restored" if restored else "unclaimed where 1 = 0"}
 union all
 select component_id, {fresh_id} as profile_id
-from (
-    select distinct component_id from {components}
-    where component_id not in (select component_id from {claimed})
-) as fresh""",
+from unclaimed
+where {"component_id not in (select component_id from restored)" if restored else "1 = 1"}""",
         TableOptions(order_by=("component_id",)),
     )
 
@@ -613,7 +1000,8 @@ where m.age > 1 and k.age = 1"""
     warehouse.create_table_as(
         PROFILE_ALIASES,
         "select alias_id, profile_id, database, merged_at from (\n"
-        f"{chr(10).join(_union(alias_parts))}\n) as aliases",
+        f"{chr(10).join(_union(alias_parts))}\n) as aliases\n"
+        f"where alias_id not in (select profile_id from {warehouse.qualify(PROFILES)})",
         TableOptions(order_by=("database", "alias_id")),
     )
     merged = int(warehouse.row_count(MERGES_WORK))

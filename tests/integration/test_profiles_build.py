@@ -234,6 +234,7 @@ def test_rebuilding_gives_the_same_tables_and_an_empty_database_gets_a_view(
     assert golden(warehouse) == before
     assert report["databases"]["empty"] == {
         "records": 0,
+        "skipped": 0,
         "junk_values": [],
         "fuzzy_merged": 0,
         "seconds": report["databases"]["empty"]["seconds"],
