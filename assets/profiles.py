@@ -27,16 +27,19 @@ def build_profiles_asset(kind: str = "duckdb") -> dg.AssetsDefinition:
     def profiles(warehouse: WarehouseResource, store: StoreResource) -> dg.MaterializeResult:
         from herald.profiles.build import build_profiles
         from herald.profiles.databases import list_databases
+        from herald.profiles.rules import load_rules
 
         started = time.perf_counter()
         schemas = [database.schema for database in list_databases(store.engine())]
+        rules = load_rules(store.engine())
         with warehouse.open() as connection:
-            report = build_profiles(connection, schemas)
+            report = build_profiles(connection, schemas, rules=rules)
         databases = report["databases"]
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": report["profiles"],
                 "records": report["records"],
+                "skipped_records": report["skipped"],
                 "profiles_per_database": dg.MetadataValue.json(
                     {name: entry["profiles"] for name, entry in databases.items()}
                 ),

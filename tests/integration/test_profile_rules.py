@@ -240,3 +240,38 @@ def test_an_undone_merge_gives_the_merged_records_their_profile_back(shop: Shop)
     assert len(rows(shop.warehouse, "select * from profile_merges")) == 1
     shop.build()
     assert shop.profile_of("crm", "c2") == bob and shop.profile_of("crm", "c1") == ann
+
+
+def test_mode_and_match_from_the_cli(tmp_path: Path) -> None:
+    from tests.support.cli import run_herald as herald
+
+    home = tmp_path / "home"
+    assert herald(["db", "apply", "--schema", "docs/schemas/shop.yml"], home).returncode == 0
+    clients = tmp_path / "clients.csv"
+    clients.write_text(
+        "id,email,loyalty_card,given_name,level\n"
+        "1,ivan@mail.ru,L-1,Ivan,gold\n"
+        "2,anna@example.com,L-2,Anna,bronze\n",
+        encoding="utf-8",
+    )
+    assert herald(["import", str(clients), "--db", "shop", "--key", "id"], home).returncode == 0
+    # Update only, matched by loyalty card: Ivan's new e-mail; L-9 is nobody, so skipped.
+    cards = tmp_path / "cards.csv"
+    cards.write_text(
+        "card,email,level\nL-1,ivan.new@mail.ru,silver\nL-9,anna@example.com,gold\n",
+        encoding="utf-8",
+    )
+    imported = herald(
+        ["import", str(cards), "--db", "shop", "--source", "cards", "--key", "card",
+         "--map", "card=loyalty_card", "--match", "loyalty_card", "--mode", "update"],
+        home,
+    )  # fmt: skip
+    assert json.loads(imported.stdout)["accepted"] == 2, imported.stderr
+    unified = herald(["unify", "--db", "shop"], home)
+    assert unified.returncode == 0, unified.stderr
+    shop = json.loads(unified.stdout)["databases"]["shop"]
+    assert (shop["records"], shop["skipped"], shop["profiles"]) == (4, 1, 2)
+    ivan = json.loads(herald(["profile", "show", "L-1"], home).stdout)
+    assert ivan["fields"]["email"] == "ivan.new@mail.ru" and ivan["fields"]["level"] == "silver"
+    anna = json.loads(herald(["profile", "show", "anna@example.com"], home).stdout)
+    assert anna["fields"]["level"] == "bronze"  # L-9 shares her e-mail but matched by card
