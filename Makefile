@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HERALD_HOME ?= $(CURDIR)/var
 
-.PHONY: help venv demo test lint format check-python services bench clean
+.PHONY: help venv demo test lint format check-python services bench i18n clean
 
 help:
 	@echo "make demo   set up, generate sample data, materialise everything, serve the Dagster UI"
@@ -46,6 +46,11 @@ test: venv services lint
 
 bench: venv
 	$(BIN)/python -m tests.benchmarks.run_all
+
+# Re-extract the marked messages and merge them into the catalogs (then translate the new ones).
+i18n: venv
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k N_ -o herald/locale/herald.pot .
+	$(BIN)/pybabel update -i herald/locale/herald.pot -d herald/locale -D herald --no-fuzzy-matching
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
