@@ -18,6 +18,7 @@ the detail sometimes a library's own English sentence (email-validator, phonenum
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -139,3 +140,28 @@ def _translate_part(text: str, language: str, depth: int = 0) -> str:
         }
         return catalog(language)[template.message].format(**values)
     return text
+
+
+def translate_report(path: Path, language: str) -> Path:
+    """A copy of an import's rejected-rows CSV with its `reason` column in `language`, beside
+    it as `<name>.<language>.csv` (UTF-8 with BOM, as the report); the report itself when
+    the language is English."""
+    if language == DEFAULT_LANGUAGE:
+        return path
+    target = path.with_name(f"{path.stem}.{language}{path.suffix}")
+    with (
+        path.open(encoding="utf-8-sig", newline="") as source,
+        target.open("w", encoding="utf-8-sig", newline="") as out,
+    ):
+        rows = csv.reader(source)
+        writer = csv.writer(out)
+        header = next(rows, None)
+        if header is None:
+            return target
+        writer.writerow(header)
+        column = header.index("reason") if "reason" in header else None
+        for row in rows:
+            if column is not None and column < len(row):
+                row[column] = translate_reason(row[column], language)
+            writer.writerow(row)
+    return target

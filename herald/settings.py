@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     database: str = ""
     broker: str = "amqp://guest:guest@127.0.0.1:5672/"
     pool_limit: int = 1
+    language: str = "en"  # of what Herald tells a person: en or ru (herald.i18n)
 
     @classmethod
     def settings_customise_sources(
@@ -116,6 +117,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        from herald.i18n import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"use one of {', '.join(LANGUAGES)}")
+        return value
 
     @field_validator("database")
     @classmethod

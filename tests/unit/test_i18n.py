@@ -99,3 +99,33 @@ def test_unknown_text_stays_as_it_is_inside_a_translated_reason() -> None:
 )
 def test_the_language_of_an_accept_language_header(header: str | None, language: str) -> None:
     assert language_of(header) == language
+
+
+def test_a_russian_speaking_user_gets_the_rejected_rows_in_russian(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from tests.support.cli import run_herald
+
+    home = tmp_path / "home"
+    assert run_herald(["db", "apply", "--schema", "docs/schemas/shop.yml"], home).returncode == 0
+    clients = tmp_path / "clients.csv"
+    clients.write_text("id,email,level\n1,ivan.mail.ru,gold\n2,anna@example.com,gold\n")
+    done = run_herald(
+        ["import", str(clients), "--db", "shop", "--key", "id", "--no-load"],
+        home,
+        env={"HERALD_LANGUAGE": "ru"},
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["accepted"], summary["rejected"]) == (1, 1)
+    report = Path(summary["report"])
+    assert report.name.endswith(".ru.csv") and report.with_name("rejected.csv").is_file()
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["reason"] for row in rows] == [
+        "email: неверный адрес e-mail: В адресе e-mail должен быть знак @."
+    ]
+    wrong = run_herald(["db", "list"], home, env={"HERALD_LANGUAGE": "de"})
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert wrong.stderr == "herald: HERALD_LANGUAGE: use one of en, ru\n"
