@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from herald.cli_db import db_app
+from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `profile unmerge`
 from herald.cli_profiles import export_command, profile_app, unify_command
 from herald.cli_sources import sources_app
 from herald.errors import HeraldError

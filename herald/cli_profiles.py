@@ -6,8 +6,11 @@ commands, so other commands do not pay for them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,9 @@ def unify_command(
         None, "--db", help="The profile database to rebuild (default: every database)."
     ),
 ) -> None:
-    """Unify imported records into profiles (a Dagster run of the `profiles` asset, which
-    rebuilds every database); prints the counts as JSON, for one database with --db."""
+    """Unify imported records into profiles (a Dagster run that loads the profile records
+    still in landing, then the `profiles` asset, which rebuilds every database); prints the
+    counts as JSON, for one database with --db."""
     from herald.profiles.databases import get_database
     from herald.store.engine import create_store_engine
     from herald.store.migrate import migrate
@@ -44,7 +48,8 @@ def unify_command(
         finally:
             store.dispose()
     run = importlib.import_module("pipelines.run")
-    outcome = run.materialize(settings, "profiles")
+    # Records still in landing (a client-card edit, an API import) are loaded first.
+    outcome = run.materialize(settings, "raw_profile_records,stg_profiles__records,profiles")
     if not outcome.success:
         errors = "; ".join(
             f"{asset.name}: {asset.error}" for asset in outcome.assets if asset.error
@@ -67,96 +72,234 @@ def unify_command(
 @profile_app.command()
 def show(
     id_or_identifier: str = typer.Argument(
-        ..., help="A profile id (p_...) or an identifier value (e-mail, phone, ...)."
+        ..., help="A profile id (p_...), a merged id, or an identifier value (e-mail, phone, ...)."
     ),
     db: str | None = typer.Option(None, "--db", help="Only this profile database."),
+    timeline: int = typer.Option(
+        20, "--timeline", min=0, max=200, help="Timeline items on the card (0: none)."
+    ),
 ) -> None:
-    """One profile as JSON: its golden record, identifiers and source records (read-only)."""
-    from herald.warehouse import open_warehouse
+    """The client card as JSON: fields (with pending edits), identifiers, source records,
+    aliases and merges, subscriptions, relations and the latest activity (read-only)."""
+    from herald.profiles.card import read_card
+
+    with _card() as (warehouse, store):
+        card = read_card(warehouse, store, id_or_identifier, db, timeline_limit=timeline)
+    _echo(card)
+
+
+@profile_app.command()
+def timeline(
+    id_or_identifier: str = typer.Argument(..., help="A profile id, merged id or identifier."),
+    db: str | None = typer.Option(None, "--db", help="Only this profile database."),
+    limit: int = typer.Option(20, "--limit", min=1, max=200, help="Items per page."),
+    cursor: str | None = typer.Option(
+        None, "--cursor", help="The next_cursor of the previous page."
+    ),
+) -> None:
+    """A page of a profile's activity (web events, orders, message events), newest first."""
+    from herald.profiles.card import card_timeline
+
+    with _card(store=False) as (warehouse, _):
+        page = card_timeline(warehouse, id_or_identifier, db, limit=limit, cursor=cursor)
+    _echo(page)
+
+
+@profile_app.command()
+def edit(
+    id_or_identifier: str = typer.Argument(..., help="A profile id, merged id or identifier."),
+    assignments: list[str] = typer.Option(
+        ..., "--set", help="field=value (repeatable), read as an import reads a cell."
+    ),
+    db: str | None = typer.Option(None, "--db", help="Only this profile database."),
+    by: str | None = typer.Option(None, "--by", help="Who makes the edit (kept in history)."),
+) -> None:
+    """Edit fields: validated by the schema, kept as a new source record (source `card`) that
+    the next load and build take in; the card shows it at once as pending."""
+    from herald.profiles.card import card_edit
+
+    values: dict[str, str] = {}
+    for assignment in assignments:
+        name, separator, value = assignment.partition("=")
+        if not separator or not name.strip():
+            raise HeraldError(f"--set {assignment!r}: write field=value")
+        values[name.strip()] = value
+    settings = load_settings()
+    with _card() as (warehouse, store):
+        done = card_edit(
+            warehouse,
+            store,
+            settings.landing_dir,
+            id_or_identifier,
+            db,
+            values,
+            edited_by=by,
+            as_typed=True,
+        )
+    _echo(
+        {
+            "import_id": done.import_id,
+            "database": done.database,
+            "profile_id": done.profile_id,
+            "fields": done.fields,
+            "edited_at": done.edited_at,
+            "edited_by": done.edited_by,
+            "pending": True,
+        }
+    )
+
+
+def _set_subscription(
+    status: str,
+    id_or_identifier: str,
+    channel: str,
+    resource: str,
+    reason: str | None,
+    db: str | None,
+) -> None:
+    from herald.profiles.card import card_set_subscription
+
+    with _card() as (warehouse, store):
+        state = card_set_subscription(
+            warehouse,
+            store,
+            id_or_identifier,
+            db,
+            channel=channel,
+            resource=resource,
+            status=status,
+            reason=reason,
+            source="cli",
+        )
+    _echo(state)
+
+
+_CHANNEL = typer.Option(..., "--channel", help="email, sms, push, telegram, whatsapp or viber.")
+_RESOURCE = typer.Option(
+    "*", "--resource", help="A newsletter or topic; * (the default) for the whole channel."
+)
+_REASON = typer.Option(None, "--reason", help="Why (kept in the history).")
+_DB = typer.Option(None, "--db", help="Only this profile database.")
+_PROFILE = typer.Argument(..., help="A profile id, merged id or identifier.")
+
+
+@profile_app.command()
+def subscribe(
+    id_or_identifier: str = _PROFILE,
+    channel: str = _CHANNEL,
+    resource: str = _RESOURCE,
+    reason: str | None = _REASON,
+    db: str | None = _DB,
+) -> None:
+    """Subscribe a profile to a channel (or one resource of it)."""
+    _set_subscription("subscribed", id_or_identifier, channel, resource, reason, db)
+
+
+@profile_app.command()
+def unsubscribe(
+    id_or_identifier: str = _PROFILE,
+    channel: str = _CHANNEL,
+    resource: str = _RESOURCE,
+    reason: str | None = _REASON,
+    db: str | None = _DB,
+) -> None:
+    """Unsubscribe a profile from a channel (or one resource of it)."""
+    _set_subscription("unsubscribed", id_or_identifier, channel, resource, reason, db)
+
+
+@profile_app.command()
+def suppress(
+    id_or_identifier: str = _PROFILE,
+    channel: str = _CHANNEL,
+    resource: str = _RESOURCE,
+    reason: str | None = _REASON,
+    db: str | None = _DB,
+) -> None:
+    """Suppress a channel for a profile (a bounce, a complaint, a stop-list)."""
+    _set_subscription("suppressed", id_or_identifier, channel, resource, reason, db)
+
+
+@profile_app.command()
+def subscriptions(id_or_identifier: str = _PROFILE, db: str | None = _DB) -> None:
+    """A profile's subscriptions and the history of their changes (newest first)."""
+    from herald.profiles.card import card_subscriptions
+
+    with _card() as (warehouse, store):
+        _echo(card_subscriptions(warehouse, store, id_or_identifier, db))
+
+
+@profile_app.command()
+def relate(
+    from_profile: str = typer.Argument(..., help="The profile the relation goes from."),
+    to_profile: str = typer.Argument(..., help="The profile it goes to (same database)."),
+    kind: str = typer.Option(..., "--kind", help='The relation, e.g. "family", "manager of".'),
+    db: str | None = _DB,
+) -> None:
+    """Relate two profiles of one database (FROM is KIND of TO)."""
+    from herald.profiles.card import card_relate
+
+    with _card() as (warehouse, store):
+        _echo(
+            card_relate(warehouse, store, from_profile, to_profile, db, kind=kind, created_by="cli")
+        )
+
+
+@profile_app.command()
+def unrelate(
+    from_profile: str = typer.Argument(..., help="The profile the relation goes from."),
+    to_profile: str = typer.Argument(..., help="The profile it goes to."),
+    kind: str = typer.Option(..., "--kind", help="The relation to remove."),
+    db: str | None = _DB,
+) -> None:
+    """Remove a relation between two profiles."""
+    from herald.profiles.card import card_unrelate
+
+    with _card() as (warehouse, store):
+        card_unrelate(warehouse, store, from_profile, to_profile, db, kind=kind)
+    _echo({"deleted": True, "from": from_profile, "to": to_profile, "kind": kind})
+
+
+@profile_app.command()
+def relations(id_or_identifier: str = _PROFILE, db: str | None = _DB) -> None:
+    """A profile's relations, both directions."""
+    from herald.profiles.card import card_relations
+
+    with _card() as (warehouse, store):
+        _echo(card_relations(warehouse, store, id_or_identifier, db))
+
+
+@contextlib.contextmanager
+def _card(store: bool = True) -> Iterator[tuple[Any, Any]]:
+    """The warehouse (read-only) and the migrated operational store, for card commands."""
+    from herald.profiles.card import open_card_warehouse
+    from herald.store.engine import create_store_engine
+    from herald.store.migrate import migrate
 
     settings = load_settings()
-    with open_warehouse(settings, read_only=True) as warehouse:
-        if not warehouse.exists("profiles"):
-            raise HeraldError("no profiles yet: run `herald unify` (or the profiles asset)")
-        profile = find_profile(warehouse, id_or_identifier, db)
-    typer.echo(json.dumps(profile, ensure_ascii=False, indent=2, default=str))
+    engine = None
+    if store:
+        migrate(settings.database_url)
+        engine = create_store_engine(settings.database_url)
+    try:
+        with open_card_warehouse(settings) as warehouse:
+            yield warehouse, engine
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _echo(document: Any) -> None:
+    def plain(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=plain))
 
 
 def find_profile(warehouse: Any, id_or_identifier: str, db: str | None = None) -> dict[str, Any]:
-    """A profile by its id or by one of its identifiers; HeraldError if none or several."""
+    """A profile by its id or by one of its identifiers (`herald.profiles.card`)."""
+    from herald.profiles.card import find_profile as find
 
-    def literal(text: str) -> str:
-        if warehouse.dialect == "clickhouse":
-            text = text.replace("\\", "\\\\")
-        return "'" + text.replace("'", "''") + "'"
-
-    where_db = f" and database = {literal(db)}" if db else ""
-    profiles = warehouse.qualify("profiles")
-    found = warehouse.query_arrow(
-        f"select profile_id from {profiles} where profile_id = {literal(id_or_identifier)}"
-        f"{where_db}"
-    ).to_pylist()
-    alias_of = None
-    if not found and warehouse.exists("profile_aliases"):
-        # A merged profile's old id still finds the profile it was merged into.
-        found = warehouse.query_arrow(
-            f"select profile_id from {warehouse.qualify('profile_aliases')} "
-            f"where alias_id = {literal(id_or_identifier)}{where_db}"
-        ).to_pylist()
-        alias_of = id_or_identifier if found else None
-    if not found:
-        values = ", ".join(literal(value) for value in _identifier_forms(id_or_identifier))
-        found = warehouse.query_arrow(
-            f"select distinct profile_id from {warehouse.qualify('profile_identifiers')} "
-            f"where value in ({values}){where_db} order by profile_id"
-        ).to_pylist()
-    if not found:
-        where = f" in profile database {db!r}" if db else ""
-        raise HeraldError(f"no profile has the id or identifier {id_or_identifier!r}{where}")
-    if len(found) > 1:
-        ids = ", ".join(row["profile_id"] for row in found)
-        raise HeraldError(
-            f"{id_or_identifier!r} identifies {len(found)} profiles ({ids}); "
-            "give --db or a profile id"
-        )
-    profile_id = literal(found[0]["profile_id"])
-    row = warehouse.query_arrow(
-        "select profile_id, database, created_at, updated_at, fields "
-        f"from {profiles} where profile_id = {profile_id}"
-    ).to_pylist()[0]
-    identifiers = warehouse.query_arrow(
-        f"select kind, value from {warehouse.qualify('profile_identifiers')} "
-        f"where profile_id = {profile_id} order by kind, value"
-    ).to_pylist()
-    sources = warehouse.query_arrow(
-        "select source, record_key, import_id, row_number "
-        f"from {warehouse.qualify('profile_records')} where profile_id = {profile_id} "
-        "order by source, record_key, import_id, row_number"
-    ).to_pylist()
-    profile = {
-        "profile_id": row["profile_id"],
-        "database": row["database"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "fields": json.loads(row["fields"]),
-        "identifiers": identifiers,
-        "sources": sources,
-    }
-    if alias_of is not None:
-        profile["alias_of"] = alias_of
-    return profile
-
-
-def _identifier_forms(text: str) -> list[str]:
-    """The text as typed and as an import would have normalised it (e-mail, phone)."""
-    from herald.imports.normalize import normalize_email, normalize_phone
-
-    forms = [text, text.strip()]
-    for normalise in (normalize_email, normalize_phone):
-        value, error = normalise(text)
-        if value is not None and error is None:
-            forms.append(str(value))
-    return list(dict.fromkeys(forms))
+    return find(warehouse, id_or_identifier, db)
 
 
 def export_command(

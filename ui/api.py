@@ -4,7 +4,12 @@
 profiles go through the same import path as a file (`run_import`, kind `api`): every value is
 normalised and validated by the database's schema, accepted profiles become landing files that
 the landing sensor loads into the warehouse, rejected ones are kept in the import's report with
-their reasons. The API never opens the warehouse.
+their reasons.
+
+The client card (`herald.profiles.card`, the same code as `herald profile ...`) reads a profile
+from the warehouse, opened read-only for the request (a DuckDB file a writer holds for longer
+than 10 s answers 503), and from the operational store; an edit of its fields is validated by
+the schema and written as a landing file (source `card`), never into the warehouse.
 
 Endpoints (JSON in and out; errors are `{"error": "..."}` with a 4xx status):
 
@@ -13,6 +18,23 @@ Endpoints (JSON in and out; errors are `{"error": "..."}` with a 4xx status):
   `"duplicate": true` and imports nothing.
 - `GET /api/v1/imports/{import_id}` — an import's status and counts.
 - `GET /api/v1/databases` — the profile databases with their schema versions and fields.
+- `GET /api/v1/profiles/{id_or_identifier}?database=` — the client card: a profile by its id,
+  a merged id (answered with the live profile and `alias_of`) or an identifier value (e-mail,
+  phone, ... as typed or normalised); fields with pending edits, identifiers, source records,
+  aliases, merges, subscriptions, relations and the first page of the timeline
+  (`timeline_limit`, 0 for none). An identifier shared by profiles of several databases is a
+  409: give `database`.
+- `GET /api/v1/profiles/{id_or_identifier}/timeline?database=&limit=&cursor=` — a page of the
+  profile's web events, orders and message events, newest first; `next_cursor` goes on.
+- `PATCH /api/v1/profiles/{id_or_identifier}/fields` — edit fields (`{"fields": {...},
+  "edited_by": "..."}`): validated by the schema (422 naming the field), kept as a new source
+  record and shown on the card at once as pending until the next build.
+- `GET /api/v1/profiles/{id_or_identifier}/subscriptions` — subscriptions per channel and
+  resource, with their history; `PUT` the same path sets one (`{"channel": "email",
+  "resource": "news", "status": "unsubscribed", "reason": "..."}`).
+- `GET /api/v1/profiles/{id_or_identifier}/relations` — typed links both ways; `POST` adds one
+  (`{"to": "...", "kind": "family"}`, 201; 409 if it exists), `DELETE ...?to=&kind=` removes
+  one (204; 404 if there is none).
 - `GET /healthz` — liveness (no auth).
 
 Auth: when `HERALD_API_TOKEN` is set, every `/api/` request needs
@@ -21,6 +43,7 @@ Auth: when `HERALD_API_TOKEN` is set, every `/api/` request needs
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -31,7 +54,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,18 +63,38 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from herald.errors import HeraldError
+from herald.errors import HeraldError, WarehouseBusy, WarehouseError
 from herald.imports import SourceRow, TableReader, open_rows
+from herald.profiles.card import (
+    AmbiguousProfile,
+    UnknownProfile,
+    card_edit,
+    card_relate,
+    card_relations,
+    card_set_subscription,
+    card_subscriptions,
+    card_timeline,
+    card_unrelate,
+    open_card_warehouse,
+    read_card,
+)
+from herald.profiles.consent import SubscriptionError
 from herald.profiles.databases import UnknownProfileDatabase, get_database, list_databases
+from herald.profiles.edits import FieldEditError
 from herald.profiles.importing import (
     ImportRequest,
     ImportSetupError,
     column_mapping,
     run_import,
 )
+from herald.profiles.relations import RelationError, RelationExists, UnknownRelation
 from herald.profiles.schema import ProfileField
+from herald.profiles.timeline import MAX_LIMIT as MAX_TIMELINE_LIMIT
+from herald.profiles.timeline import InvalidCursor
 from herald.settings import Settings, load_settings
 from herald.store import ProfileDatabase, ProfileImport, create_store_engine, migrate, session_scope
+from herald.store.models import CHANNELS, SUBSCRIPTION_STATUSES
+from herald.warehouse.base import Warehouse
 
 MAX_PROFILES = 10_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -165,7 +208,7 @@ class ImportStatus(BaseModel):
     import_id: str
     database: str
     source: str
-    kind: str = Field(description="file, paste, manual, api, sql or copy.")
+    kind: str = Field(description="file, paste, manual, api, sql, copy or card (a card edit).")
     mode: str
     status: str = Field(description="running, succeeded or failed.")
     received: int
@@ -188,6 +231,173 @@ class ErrorResponse(BaseModel):
     error: str
 
 
+# --- the client card ---------------------------------------------------------------------------
+
+
+class Identifier(BaseModel):
+    kind: str = Field(description="email, phone, external_id, ... or custom:<name>.")
+    value: str
+
+
+class SourceRecord(BaseModel):
+    source: str
+    record_key: str
+    import_id: str
+    row_number: int
+
+
+class Merge(BaseModel):
+    kept_id: str
+    merged_id: str
+    merged_at: datetime | None
+    build_id: str | None = None
+
+
+class PendingField(BaseModel):
+    value: Any = Field(description="The edited value, shown in `fields` already.")
+    edited_at: datetime
+    edited_by: str | None
+    import_id: str = Field(description="The edit's import: its source record's lineage.")
+
+
+class Subscription(BaseModel):
+    channel: str = Field(description=", ".join(CHANNELS) + ".")
+    resource: str = Field(description="A newsletter or topic; * for the whole channel.")
+    status: str = Field(description=", ".join(SUBSCRIPTION_STATUSES) + ".")
+    reason: str | None
+    source: str = Field(description="Who set it: api, cli, ...")
+    updated_at: datetime
+    profile_id: str = Field(description="The id it was set on (the live id or a merged one).")
+
+
+class SubscriptionChangeInfo(BaseModel):
+    channel: str
+    resource: str
+    status: str
+    previous_status: str | None = Field(description="None for a new subscription.")
+    reason: str | None
+    source: str
+    changed_at: datetime
+    profile_id: str
+
+
+class Relation(BaseModel):
+    direction: Literal["outgoing", "incoming"] = Field(
+        description="outgoing: this profile is `kind` of `profile_id`; incoming: the other way."
+    )
+    kind: str
+    profile_id: str = Field(description="The other profile.")
+    from_profile_id: str
+    to_profile_id: str
+    created_at: datetime
+    created_by: str | None
+
+
+class TimelineItem(BaseModel):
+    type: Literal["event", "message", "order"]
+    id: str = Field(description="event_id or order_id.")
+    occurred_at: datetime
+    name: str | None = Field(description="Event name, message event type or order status.")
+    details: dict[str, Any] = Field(description="The row's other non-empty columns.")
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; None: last.")
+    sources: list[str] = Field(description="The tables read (those the warehouse has).")
+
+
+class ProfileTimeline(TimelinePage):
+    profile_id: str
+    database: str
+
+
+class ProfileCard(BaseModel):
+    """A profile as the client card shows it."""
+
+    profile_id: str = Field(description="The live profile id.")
+    database: str
+    alias_of: str | None = Field(
+        default=None, description="The merged id the profile was asked by, if it was."
+    )
+    created_at: datetime | None
+    updated_at: datetime | None = Field(description="The latest record's import time.")
+    fields: dict[str, Any] = Field(description="The golden record, with pending edits laid over.")
+    pending: dict[str, PendingField] = Field(
+        description="Fields edited on the card that no build has taken in yet."
+    )
+    identifiers: list[Identifier]
+    sources: list[SourceRecord]
+    aliases: list[str] = Field(description="Ids merged into this profile.")
+    merges: list[Merge]
+    subscriptions: list[Subscription]
+    relations: list[Relation]
+    timeline: TimelinePage | None
+
+
+class FieldsEdit(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"fields": {"level": "gold", "tags": ["vip"]}, "edited_by": "anna"}]
+        }
+    )
+
+    fields: dict[str, Any] = Field(
+        description="Field → new value (JSON: a text, number, boolean, a list for list fields, "
+        "any JSON for json fields). Null or empty values are refused: an edit cannot clear a "
+        "field."
+    )
+    edited_by: str | None = Field(default=None, max_length=200, description="Who edits.")
+
+
+class FieldsEdited(BaseModel):
+    import_id: str
+    database: str
+    profile_id: str
+    fields: dict[str, Any] = Field(description="The edited values, normalised.")
+    edited_at: datetime
+    edited_by: str | None
+    pending: bool = Field(description="True: shown on the card, in the golden record next build.")
+
+
+class SubscriptionUpdate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"channel": "email", "resource": "news", "status": "unsubscribed", "reason": "x"}
+            ]
+        }
+    )
+
+    channel: str = Field(description=", ".join(CHANNELS) + ".")
+    resource: str = Field(default="*", description="A newsletter or topic; * (default): all.")
+    status: Literal["subscribed", "unsubscribed", "suppressed"]
+    reason: str | None = Field(default=None, max_length=2000)
+    source: str = Field(default="api", min_length=1, max_length=200)
+
+
+class ProfileSubscriptions(BaseModel):
+    profile_id: str
+    database: str
+    subscriptions: list[Subscription]
+    history: list[SubscriptionChangeInfo] = Field(description="Changes, newest first.")
+    changed: bool | None = Field(
+        default=None, description="After a PUT: False when it was already so."
+    )
+
+
+class RelationCreate(BaseModel):
+    to: str = Field(min_length=1, description="The other profile: id, merged id or identifier.")
+    kind: str = Field(min_length=1, max_length=100, description='e.g. "family", "manager of".')
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class ProfileRelations(BaseModel):
+    profile_id: str
+    database: str
+    relations: list[Relation]
+
+
 class APIError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -199,7 +409,7 @@ _bearer = HTTPBearer(auto_error=False, description="The value of HERALD_API_TOKE
 _Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 409, 413, 422)
+    code: {"model": ErrorResponse} for code in (401, 404, 409, 413, 422, 503)
 }
 
 
@@ -368,6 +578,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    app.state.settings = settings
+
     def authorized(credentials: _Credentials) -> None:
         if token is None:
             return
@@ -514,6 +726,127 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             duplicate=False,
         )
 
+    # --- the client card -----------------------------------------------------------------------
+
+    card_route = "/api/v1/profiles/{id_or_identifier}"
+    card_options: dict[str, Any] = {
+        "responses": _ERRORS,
+        "dependencies": [Depends(authorized)],
+        "tags": ["client card"],
+    }
+
+    @app.get(card_route, response_model=ProfileCard, summary="The client card", **card_options)
+    def profile_card(
+        id_or_identifier: str,
+        wh: _Warehouse,
+        database: _Database = None,
+        timeline_limit: Annotated[int, Query(ge=0, le=MAX_TIMELINE_LIMIT)] = 20,
+    ) -> Any:
+        """A profile by its id, a merged id or an identifier, with everything the card shows."""
+        with _card_errors():
+            return read_card(wh, store, id_or_identifier, database, timeline_limit=timeline_limit)
+
+    @app.get(card_route + "/timeline", response_model=ProfileTimeline, **card_options)
+    def profile_timeline(
+        id_or_identifier: str,
+        wh: _Warehouse,
+        database: _Database = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_TIMELINE_LIMIT)] = 20,
+        cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    ) -> Any:
+        """A page of the profile's activity, newest first."""
+        with _card_errors():
+            return card_timeline(wh, id_or_identifier, database, limit=limit, cursor=cursor)
+
+    @app.patch(card_route + "/fields", response_model=FieldsEdited, **card_options)
+    def edit_profile_fields(
+        id_or_identifier: str, body: FieldsEdit, wh: _Warehouse, database: _Database = None
+    ) -> FieldsEdited:
+        """Edit fields: validated by the schema, kept as a source record, shown at once."""
+        with _card_errors():
+            done = card_edit(
+                wh,
+                store,
+                settings.landing_dir,
+                id_or_identifier,
+                database,
+                body.fields,
+                edited_by=body.edited_by,
+            )
+        return FieldsEdited(
+            import_id=done.import_id,
+            database=done.database,
+            profile_id=done.profile_id,
+            fields=done.fields,
+            edited_at=done.edited_at,
+            edited_by=done.edited_by,
+            pending=True,
+        )
+
+    @app.get(card_route + "/subscriptions", response_model=ProfileSubscriptions, **card_options)
+    def profile_subscriptions(
+        id_or_identifier: str, wh: _Warehouse, database: _Database = None
+    ) -> Any:
+        """Subscriptions per channel and resource, and their history."""
+        with _card_errors():
+            return card_subscriptions(wh, store, id_or_identifier, database)
+
+    @app.put(card_route + "/subscriptions", response_model=ProfileSubscriptions, **card_options)
+    def set_profile_subscription(
+        id_or_identifier: str,
+        body: SubscriptionUpdate,
+        wh: _Warehouse,
+        database: _Database = None,
+    ) -> Any:
+        """Set one subscription's status; the change is kept in the history."""
+        with _card_errors():
+            return card_set_subscription(
+                wh,
+                store,
+                id_or_identifier,
+                database,
+                channel=body.channel,
+                resource=body.resource,
+                status=body.status,
+                reason=body.reason,
+                source=body.source,
+            )
+
+    @app.get(card_route + "/relations", response_model=ProfileRelations, **card_options)
+    def profile_relations(id_or_identifier: str, wh: _Warehouse, database: _Database = None) -> Any:
+        """The profile's relations, both directions."""
+        with _card_errors():
+            return card_relations(wh, store, id_or_identifier, database)
+
+    @app.post(card_route + "/relations", response_model=Relation, status_code=201, **card_options)
+    def relate_profile(
+        id_or_identifier: str, body: RelationCreate, wh: _Warehouse, database: _Database = None
+    ) -> Any:
+        """Relate this profile to another of its database (this profile is `kind` of `to`)."""
+        with _card_errors():
+            return card_relate(
+                wh,
+                store,
+                id_or_identifier,
+                body.to,
+                database,
+                kind=body.kind,
+                created_by=body.created_by,
+            )
+
+    @app.delete(card_route + "/relations", status_code=204, **card_options)
+    def unrelate_profile(
+        id_or_identifier: str,
+        wh: _Warehouse,
+        to: Annotated[str, Query(min_length=1, description="The other profile.")],
+        kind: Annotated[str, Query(min_length=1, max_length=100)],
+        database: _Database = None,
+    ) -> Response:
+        """Remove a relation from this profile to another."""
+        with _card_errors():
+            card_unrelate(wh, store, id_or_identifier, to, database, kind=kind)
+        return Response(status_code=204)
+
     return app
 
 
@@ -539,3 +872,36 @@ def _previous(store: Engine, request_id: str, database: str) -> ProfilesResponse
             rejected_rows=_rejected_rows(entry.report_path),
             duplicate=True,
         )
+
+
+@contextlib.contextmanager
+def _card_errors() -> Iterator[None]:
+    """The card's errors as API errors: a clear message and a 4xx (or 503), never a 500."""
+    try:
+        yield
+    except (UnknownProfile, UnknownRelation, UnknownProfileDatabase) as exc:
+        raise APIError(404, str(exc)) from None
+    except (AmbiguousProfile, RelationExists) as exc:
+        raise APIError(409, str(exc)) from None
+    except (FieldEditError, SubscriptionError, RelationError, InvalidCursor) as exc:
+        raise APIError(422, str(exc)) from None
+    except WarehouseBusy as exc:
+        raise APIError(503, str(exc)) from None
+    except WarehouseError as exc:
+        raise APIError(503, f"the warehouse cannot be read now: {exc}") from None
+
+
+def _card_warehouse(request: Request) -> Iterator[Warehouse]:
+    """The warehouse, opened read-only for one request."""
+    with _card_errors():
+        opened = open_card_warehouse(request.app.state.settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+_Warehouse = Annotated[Warehouse, Depends(_card_warehouse)]
+_Database = Annotated[
+    str | None, Query(description="The profile database (needed when an identifier is shared).")
+]

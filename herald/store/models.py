@@ -297,3 +297,160 @@ class SqlSource(Base):
 
     def __repr__(self) -> str:
         return f"SqlSource(name={self.name!r}, table={self.table_name!r})"
+
+
+class ProfileEdit(Base):
+    """A change a person made to a profile's fields on its card.
+
+    The edit is also a source record (source `card`, import `import_id`, the fields plus the
+    reserved member `_profile_id`) in a landing file; until a build has taken it in, the card
+    shows these fields over the warehouse's golden record, marked as pending.
+    """
+
+    __tablename__ = "profile_edits"
+    __table_args__ = (Index(None, "database_id", "profile_id", "edited_at"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    profile_id: Mapped[str] = mapped_column(String(1000), comment="the live profile id edited")
+    fields: Mapped[dict[str, Any]] = mapped_column(
+        JSONDocument, comment="the edited fields, normalised, as JSON values"
+    )
+    edited_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    edited_by: Mapped[str | None] = mapped_column(String(200), comment="who made the edit")
+    import_id: Mapped[str] = mapped_column(
+        String(40), unique=True, comment="the edit's import (profile_imports, lineage)"
+    )
+
+    def __repr__(self) -> str:
+        return f"ProfileEdit(profile_id={self.profile_id!r}, import_id={self.import_id!r})"
+
+
+SubscriptionStatus = Literal["subscribed", "unsubscribed", "suppressed"]
+SUBSCRIPTION_STATUSES: tuple[SubscriptionStatus, ...] = ("subscribed", "unsubscribed", "suppressed")
+CHANNELS = ("email", "sms", "push", "telegram", "whatsapp", "viber")
+
+
+class ProfileSubscription(Base):
+    """A profile's current consent for one channel and resource (a newsletter, a topic; `*`
+    for the whole channel). Checked at send time; every change is also a row of
+    `profile_subscription_changes`."""
+
+    __tablename__ = "profile_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("database_id", "profile_id", "channel", "resource"),
+        CheckConstraint(
+            "status in ('subscribed', 'unsubscribed', 'suppressed')", name="subscription_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    profile_id: Mapped[str] = mapped_column(String(1000))
+    channel: Mapped[str] = mapped_column(String(20), comment=", ".join(CHANNELS))
+    resource: Mapped[str] = mapped_column(
+        String(200), default="*", comment="newsletter or topic; * for the whole channel"
+    )
+    status: Mapped[str] = mapped_column(String(20), comment="subscribed, unsubscribed, suppressed")
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200), comment="who or what set it: api, cli, ...")
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"ProfileSubscription(profile_id={self.profile_id!r}, channel={self.channel!r}, "
+            f"resource={self.resource!r}, status={self.status!r})"
+        )
+
+
+class ProfileSubscriptionChange(Base):
+    """One change of a subscription's status (append-only): the consent history."""
+
+    __tablename__ = "profile_subscription_changes"
+    __table_args__ = (
+        Index(None, "database_id", "profile_id", "changed_at"),
+        CheckConstraint(
+            "status in ('subscribed', 'unsubscribed', 'suppressed')",
+            name="subscription_change_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    profile_id: Mapped[str] = mapped_column(String(1000))
+    channel: Mapped[str] = mapped_column(String(20))
+    resource: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str | None] = mapped_column(
+        String(20), comment="null for the first status of the subscription"
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"ProfileSubscriptionChange(profile_id={self.profile_id!r}, status={self.status!r})"
+
+
+class ProfileRelation(Base):
+    """A typed link from one profile to another of the same database ("family",
+    "manager of"); shown on both profiles' cards."""
+
+    __tablename__ = "profile_relations"
+    __table_args__ = (
+        UniqueConstraint("database_id", "from_profile_id", "to_profile_id", "kind"),
+        CheckConstraint("from_profile_id <> to_profile_id", name="not_to_itself"),
+        Index(None, "database_id", "to_profile_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    from_profile_id: Mapped[str] = mapped_column(String(1000))
+    to_profile_id: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(100), comment='e.g. "family", "manager of"')
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"ProfileRelation({self.from_profile_id!r} -[{self.kind}]-> {self.to_profile_id!r})"
+
+
+class ProfileUnmerge(Base):
+    """A merge a person undid: from the next build on, the records `merged_id` held before
+    build `merge_build_id` merged it into `kept_id` are kept apart, under `merged_id` again
+    (herald.profiles.build.Unmerge)."""
+
+    __tablename__ = "profile_unmerges"
+    __table_args__ = (UniqueConstraint("database_id", "merged_id", "merge_build_id"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    kept_id: Mapped[str] = mapped_column(String(1000), comment="the profile merged into")
+    merged_id: Mapped[str] = mapped_column(String(1000), comment="the profile id to restore")
+    merge_build_id: Mapped[str] = mapped_column(String(100), comment="the build of the merge")
+    requested_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"ProfileUnmerge({self.merged_id!r} out of {self.kept_id!r})"

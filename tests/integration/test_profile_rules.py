@@ -275,3 +275,45 @@ def test_mode_and_match_from_the_cli(tmp_path: Path) -> None:
     assert ivan["fields"]["email"] == "ivan.new@mail.ru" and ivan["fields"]["level"] == "silver"
     anna = json.loads(herald(["profile", "show", "anna@example.com"], home).stdout)
     assert anna["fields"]["level"] == "bronze"  # L-9 shares her e-mail but matched by card
+
+
+def test_undo_a_wrong_merge_from_the_cli(tmp_path: Path) -> None:
+    from tests.support.cli import run_herald as herald
+
+    home = tmp_path / "home"
+    herald(["db", "apply", "--schema", "docs/schemas/shop.yml"], home)
+    clients = tmp_path / "clients.csv"
+    clients.write_text(
+        "id,email,loyalty_card\n1,ivan@mail.ru,L-1\n2,anna@example.com,L-2\n", encoding="utf-8"
+    )
+    herald(["import", str(clients), "--db", "shop", "--key", "id"], home)
+    herald(["unify"], home)
+    # A typo'd loyalty card joins Anna to Ivan.
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,email,loyalty_card\n9,ivan@mail.ru,L-2\n", encoding="utf-8")
+    herald(["import", str(wrong), "--db", "shop", "--source", "pos", "--key", "id"], home)
+    unified = json.loads(herald(["unify"], home).stdout)
+    assert unified["databases"]["shop"]["profiles"] == 1
+    merges = json.loads(
+        herald(["sql", "select kept_id, merged_id from profile_merges", "-f", "json"], home).stdout
+    )
+    assert merges == [{"kept_id": "p_shop:clients.csv:1", "merged_id": "p_shop:clients.csv:2"}]
+
+    undone = herald(
+        ["profile", "unmerge", "p_shop:clients.csv:2", "--db", "shop", "--by", "anna"], home
+    )
+    assert undone.returncode == 0, undone.stderr
+    request = json.loads(undone.stdout)
+    assert (request["kept_id"], request["records"], request["already_requested"]) == (
+        "p_shop:clients.csv:1",
+        1,
+        False,
+    )
+    anna = json.loads(herald(["profile", "show", "anna@example.com"], home).stdout)
+    ivan = json.loads(herald(["profile", "show", "ivan@mail.ru"], home).stdout)
+    assert anna["profile_id"] == "p_shop:clients.csv:2"
+    assert ivan["profile_id"] == "p_shop:clients.csv:1"
+    assert sorted(source["record_key"] for source in ivan["sources"]) == ["1", "9"]
+
+    again = herald(["profile", "unmerge", "p_shop:clients.csv:1", "--db", "shop"], home)
+    assert again.returncode == 1 and "was never merged" in again.stderr

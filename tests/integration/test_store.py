@@ -49,6 +49,11 @@ STORE_TABLES = {
     "profile_schema_versions",
     "profile_imports",
     "sql_sources",
+    "profile_edits",
+    "profile_subscriptions",
+    "profile_subscription_changes",
+    "profile_relations",
+    "profile_unmerges",
 }
 
 
