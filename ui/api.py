@@ -35,7 +35,12 @@ Endpoints (JSON in and out; errors are `{"error": "..."}` with a 4xx status):
 - `GET /api/v1/profiles/{id_or_identifier}/relations` — typed links both ways; `POST` adds one
   (`{"to": "...", "kind": "family"}`, 201; 409 if it exists), `DELETE ...?to=&kind=` removes
   one (204; 404 if there is none).
+- `POST /api/v1/databases/{database}/unmerges` — undo a wrong merge (`{"merged_id": "...",
+  "by": "...", "reason": "..."}`): 202; the merged id's records get their profile back at the
+  next build (`herald unify`), and later builds keep them apart. 404 for an id never merged.
 - `GET /healthz` — liveness (no auth).
+
+Rejection reasons are in English, or in Russian for a request with `Accept-Language: ru`.
 
 Auth: when `HERALD_API_TOKEN` is set, every `/api/` request needs
 `Authorization: Bearer <token>` (401 otherwise).
@@ -54,7 +59,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -64,6 +69,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.errors import HeraldError, WarehouseBusy, WarehouseError
+from herald.i18n import language_of, translate_reason
 from herald.imports import SourceRow, TableReader, open_rows
 from herald.profiles.card import (
     AmbiguousProfile,
@@ -87,6 +93,7 @@ from herald.profiles.importing import (
     column_mapping,
     run_import,
 )
+from herald.profiles.merges import CannotUnmerge, request_unmerge
 from herald.profiles.relations import RelationError, RelationExists, UnknownRelation
 from herald.profiles.schema import ProfileField
 from herald.profiles.timeline import MAX_LIMIT as MAX_TIMELINE_LIMIT
@@ -202,6 +209,23 @@ class ProfilesResponse(BaseModel):
         description="True when the request_id was already imported: the counts are the first "
         "import's and nothing was imported this time."
     )
+
+
+class UnmergeCreate(BaseModel):
+    """Undo the latest merge of a profile id into another."""
+
+    merged_id: str = Field(min_length=1, max_length=1000, description="The id merged away.")
+    by: str | None = Field(default=None, max_length=200, description="Who undoes it.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why it was wrong.")
+
+
+class UnmergeAccepted(BaseModel):
+    database: str
+    kept_id: str = Field(description="The profile the id was merged into.")
+    merged_id: str
+    merge_build_id: str = Field(description="The build that made the merge.")
+    records: int = Field(description="The records set apart, under merged_id again.")
+    already_requested: bool
 
 
 class ImportStatus(BaseModel):
@@ -521,8 +545,9 @@ def _profile_rows(
     return reader, mapping
 
 
-def _rejected_rows(report_path: str | None) -> list[RejectedRow]:
-    """The rejected rows of an import's report CSV (rows numbered from 1 = batch index 0)."""
+def _rejected_rows(report_path: str | None, language: str = "en") -> list[RejectedRow]:
+    """The rejected rows of an import's report CSV (rows numbered from 1 = batch index 0),
+    their reasons in `language`."""
     if not report_path or not Path(report_path).is_file():
         return []
     rejected = []
@@ -531,7 +556,12 @@ def _rejected_rows(report_path: str | None) -> list[RejectedRow]:
             reason = record["reason"]
             if reason.startswith("'") and reason[1:2] in ("=", "+", "-", "@", "\t", "\r"):
                 reason = reason[1:]
-            rejected.append(RejectedRow(index=int(record["row_number"]) - 1, reason=reason))
+            rejected.append(
+                RejectedRow(
+                    index=int(record["row_number"]) - 1,
+                    reason=translate_reason(reason, language),
+                )
+            )
     return rejected
 
 
@@ -675,8 +705,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["profiles"],
         summary="Create or update profiles",
     )
-    def import_profiles(database: str, body: ProfilesRequest) -> ProfilesResponse:
+    def import_profiles(
+        database: str, body: ProfilesRequest, accept_language: _AcceptLanguage = None
+    ) -> ProfilesResponse:
         """Import one profile or a batch; each is accepted or rejected with its reason."""
+        language = language_of(accept_language)
         try:
             info = get_database(store, database)
         except UnknownProfileDatabase:
@@ -689,7 +722,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         if not body.profiles:
             raise APIError(422, "profiles: give at least one profile")
-        earlier = _previous(store, body.request_id, database)
+        earlier = _previous(store, body.request_id, database, language)
         if earlier is not None:
             return earlier
         reader, mapping = _profile_rows(body.profiles, info.schema.fields, body.key)
@@ -707,7 +740,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except IntegrityError:
             # The same request_id committed by a concurrent request: the unique constraint
             # refused this one before anything was written.
-            earlier = _previous(store, body.request_id, database)
+            earlier = _previous(store, body.request_id, database, language)
             if earlier is None:
                 raise
             return earlier
@@ -721,7 +754,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             accepted=outcome.accepted,
             rejected=outcome.rejected,
             rejected_rows=_rejected_rows(
-                str(outcome.rejects_path) if outcome.rejects_path else None
+                str(outcome.rejects_path) if outcome.rejects_path else None, language
             ),
             duplicate=False,
         )
@@ -847,10 +880,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             card_unrelate(wh, store, id_or_identifier, to, database, kind=kind)
         return Response(status_code=204)
 
+    @app.post(
+        "/api/v1/databases/{database}/unmerges",
+        response_model=UnmergeAccepted,
+        status_code=202,
+        responses=_ERRORS,
+        dependencies=[Depends(authorized)],
+        tags=["client card"],
+        summary="Undo a wrong merge",
+    )
+    def unmerge_profile(database: str, body: UnmergeCreate, wh: _Warehouse) -> Any:
+        """Undo the latest merge of `merged_id`: its records get their profile back at the next
+        build, and later builds keep them apart."""
+        try:
+            with _card_errors():
+                request = request_unmerge(
+                    store, wh, database, body.merged_id, by=body.by, reason=body.reason
+                )
+        except CannotUnmerge as exc:
+            raise APIError(404, str(exc)) from None
+        return request.as_dict()
+
     return app
 
 
-def _previous(store: Engine, request_id: str, database: str) -> ProfilesResponse | None:
+def _previous(
+    store: Engine, request_id: str, database: str, language: str = "en"
+) -> ProfilesResponse | None:
     """The response of the import that already has this request_id, if there is one."""
     with session_scope(store) as session:
         row = session.execute(
@@ -869,7 +925,7 @@ def _previous(store: Engine, request_id: str, database: str) -> ProfilesResponse
             received=entry.received,
             accepted=entry.accepted,
             rejected=entry.rejected,
-            rejected_rows=_rejected_rows(entry.report_path),
+            rejected_rows=_rejected_rows(entry.report_path, language),
             duplicate=True,
         )
 
@@ -902,6 +958,9 @@ def _card_warehouse(request: Request) -> Iterator[Warehouse]:
 
 
 _Warehouse = Annotated[Warehouse, Depends(_card_warehouse)]
+_AcceptLanguage = Annotated[
+    str | None, Header(description="en (default) or ru: the language of rejection reasons.")
+]
 _Database = Annotated[
     str | None, Query(description="The profile database (needed when an identifier is shared).")
 ]

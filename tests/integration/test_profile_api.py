@@ -228,9 +228,9 @@ def test_a_duplicate_refused_by_the_unique_constraint_is_a_duplicate(
     lookups: list[str] = []
     previous = ui.api._previous
 
-    def missing_once(store: Engine, request_id: str, database: str) -> Any:
+    def missing_once(store: Engine, request_id: str, database: str, language: str) -> Any:
         lookups.append(request_id)
-        return None if len(lookups) == 1 else previous(store, request_id, database)
+        return None if len(lookups) == 1 else previous(store, request_id, database, language)
 
     monkeypatch.setattr(ui.api, "_previous", missing_once)
     second = client.post(URL, json=payload)
@@ -239,3 +239,14 @@ def test_a_duplicate_refused_by_the_unique_constraint_is_a_duplicate(
     assert second.json()["import_id"] == first["import_id"]
     assert lookups == ["late", "late"]
     assert import_rows(store) == 1 and len(landing_files(settings)) == 1
+
+
+def test_rejection_reasons_in_russian_for_accept_language_ru(client: TestClient) -> None:
+    profiles: list[dict[str, Any]] = [{"email": "ivan.mail.ru"}, {"email": "ok@example.com"}]
+    response = client.post(
+        URL, json=body(profiles), headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["rejected_rows"] == [
+        {"index": 0, "reason": "email: неверный адрес e-mail: В адресе e-mail должен быть знак @."}
+    ]

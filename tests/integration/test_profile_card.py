@@ -546,3 +546,31 @@ def test_the_cli_shows_and_changes_the_card(tmp_path: Path) -> None:
     run("profile", "unrelate", ivan_id, "anna@example.com", "--kind", "family")
     assert run("profile", "relations", ivan_id)["relations"] == []
     assert run("profile", "timeline", ivan_id)["items"] == []
+
+
+def test_api_undo_a_merge(client: TestClient, settings: Settings, tmp_path: Path) -> None:
+    from herald.profiles.rules import load_rules
+
+    assert settings.warehouse_url.path is not None
+    warehouse = DuckDBWarehouse(settings.warehouse_url.path)
+    merge_bob_into_ann(warehouse, tmp_path / "build-landing")
+    assert client.get(f"{CARD}/{BOB}").json()["profile_id"] == ANN
+
+    url = "/api/v1/databases/shop/unmerges"
+    accepted = client.post(url, json={"merged_id": BOB, "by": "anna", "reason": "two people"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["kept_id"] == ANN and accepted.json()["records"] == 2
+    again = client.post(url, json={"merged_id": BOB})
+    assert again.status_code == 202 and again.json()["already_requested"] is True
+    never = client.post(url, json={"merged_id": ANN})
+    assert never.status_code == 404 and "was never merged" in never.json()["error"]
+    unknown = client.post("/api/v1/databases/nope/unmerges", json={"merged_id": BOB})
+    assert unknown.status_code == 404
+
+    store = create_store_engine(settings.database_url)
+    build_profiles(warehouse, [SHOP, B2B], rules=load_rules(store))
+    store.dispose()
+    card = client.get(f"{CARD}/{BOB}").json()
+    assert card["profile_id"] == BOB and card.get("alias_of") is None
+    assert card["fields"]["phone"] == "+79161234567"
+    assert client.get(f"{CARD}/{ANN}").json()["profile_id"] == ANN
