@@ -69,7 +69,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.errors import HeraldError, WarehouseBusy, WarehouseError
-from herald.i18n import language_of, translate_reason
+from herald.i18n import N_, language_of, translate_reason
 from herald.imports import SourceRow, TableReader, open_rows
 from herald.profiles.card import (
     AmbiguousProfile,
@@ -504,21 +504,28 @@ def _profile_rows(
         reasons = []
         extra = sorted(name for name in profile if name in unknown or name == INDEX_COLUMN)
         if extra:
-            reasons.append(
-                f"unknown field{'s' if len(extra) > 1 else ''}: {', '.join(extra)} "
-                f"(fields: {', '.join(by_name)})"
+            template = (
+                N_("unknown fields: {names} (fields: {fields})")
+                if len(extra) > 1
+                else N_("unknown field: {names} (fields: {fields})")
             )
+            reasons.append(template.format(names=", ".join(extra), fields=", ".join(by_name)))
         if not any(
             profile.get(name) not in (None, "", [], {}) for name in profile if name in mapping
         ):
-            reasons.append("empty profile: no field values")
+            reasons.append(N_("empty profile: no field values"))
         for column in list_columns:
             value = profile.get(column)
             if isinstance(value, list) and any(
                 isinstance(item, str) and any(sep in item for sep in _LIST_SEPARATOR_CHARS)
                 for item in value
             ):
-                reasons.append(f"{mapping[column]}: a list item contains ',', ';' or a line break")
+                reasons.append(
+                    N_("{field}: {detail}").format(
+                        field=mapping[column],
+                        detail=N_("a list item contains ',', ';' or a line break"),
+                    )
+                )
         if reasons:
             problems[index + 1] = "; ".join(reasons)
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from herald.i18n import N_
 from herald.profiles.schema import ProfileField, ProfileSchema, column_type
 from herald.unify import FuzzyConfig, UnifyConfig, unify
 from herald.warehouse.base import TableOptions, Warehouse
@@ -78,8 +79,8 @@ EDIT_MEMBER = "_profile_id"
 """The member of a record's fields that names the profile it edits (a client-card edit)."""
 EDITS_PER_ANCHOR = 20  # edits linked through one anchor value, below the graph's junk limit
 SKIP_REASONS = {
-    "insert": "insert only: the profile already exists",
-    "update": "update only: no existing profile matches",
+    "insert": N_("insert only: the profile already exists"),
+    "update": N_("update only: no existing profile matches"),
 }
 
 # What herald.unify compares fuzzily, by the schema's match kind ("address" it does not use).
