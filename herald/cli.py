@@ -150,6 +150,13 @@ def import_records(
         assert file is not None
         if not file.is_file():
             raise HeraldError(f"{file}: no such file")
+        size = file.stat().st_size
+        if size > settings.max_import_mb * 1024 * 1024:
+            raise HeraldError(
+                f"{file}: {size / 1024**3:.1f} GiB is above the import limit of "
+                f"{settings.max_import_mb:,} MiB (HERALD_MAX_IMPORT_MB); split the file, or "
+                "load it from its database with `herald source-sql`"
+            )
         chosen_sheet: str | int | None = int(sheet) if sheet and sheet.isdigit() else sheet
         reader = open_table(file, sheet=chosen_sheet)
     request = ImportRequest(

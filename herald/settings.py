@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     broker: str = "amqp://guest:guest@127.0.0.1:5672/"
     pool_limit: int = 1
     language: str = "en"  # of what Herald tells a person: en or ru (herald.i18n)
+    max_import_mb: int = 4096  # a bigger file is refused whole: split it or use a SQL source
 
     @classmethod
     def settings_customise_sources(
