@@ -9,6 +9,10 @@ No Dagster and no warehouse here; the import pipeline is built around these piec
         for row in batch:
             clean, errors = normalise(dict(zip(reader.columns, row.values)))
             ...
+
+A UTF-8 delimited file can instead be read and normalised by DuckDB with the same outcome
+(`duckdb_csv.import_with_duckdb`, with the SQL of `sql_normalize.py`); `run_import` takes
+that path where it can.
 """
 
 from herald.imports.normalize import (

@@ -104,6 +104,8 @@ class TableReader:
     """The row number of the header (or of the first data row without one)."""
     skipped_blank_rows: int = 0
     """Rows with no text at all, counted by the last full pass of `rows()`."""
+    path: Path | None = None
+    """The delimited text file being read (None for workbooks, pasted text and rows)."""
 
     def rows(self) -> Iterator[SourceRow]:
         """Every data row of the source, in order (the header is not a data row)."""
@@ -304,6 +306,7 @@ def _open_delimited(
         sheet=None,
         warnings=warnings,
         max_cell_chars=max_cell_chars,
+        path=path,
     )
 
 
@@ -577,6 +580,7 @@ def _finish(
     sheet: str | None,
     warnings: list[str],
     max_cell_chars: int,
+    path: Path | None = None,
 ) -> TableReader:
     """Look at the first rows to name the columns, and build the reader."""
     sample: list[list[str]] = []
@@ -618,6 +622,7 @@ def _finish(
         max_cell_chars=max_cell_chars,
         _raw_rows=raw_rows,
         first_row_number=first_number or 1,
+        path=path,
     )
 
 

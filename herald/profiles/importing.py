@@ -8,13 +8,14 @@ landing files into the warehouse is a Dagster run (`herald import` starts it).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,21 +33,26 @@ from herald.imports import (
     SourceRow,
     TableReader,
 )
+from herald.imports.duckdb_csv import DuckDBImport, DuckDBPathUnavailable, import_with_duckdb
 from herald.imports.normalize import collector_paused
 from herald.profiles.databases import get_database
 from herald.profiles.records import (
     field_json,
     fields_json_rows,
     landing_table,
+    landing_table_from_arrow,
     write_records_file,
 )
 from herald.profiles.schema import ProfileField
 from herald.store import ProfileDatabase, ProfileImport, session_scope
 from herald.store.models import utc_now
 
+log = logging.getLogger(__name__)
+
 ImportMode = Literal["upsert", "insert", "update"]
 BATCH_ROWS = 50_000
 IMPORT_WORKERS_MAX = 4
+LANDING_WRITERS = 2
 
 
 class ImportSetupError(HeraldError):
@@ -132,12 +138,16 @@ def run_import(
     request: ImportRequest,
     *,
     workers: int | None = None,
+    duckdb_path: bool = True,
 ) -> ImportResult:
     """Read every row of `reader` into the profile database named by the request.
 
-    A source of more than one batch is normalised by `workers` forked processes while this
-    one reads and writes (by default one per core, see `_default_workers`; 0 = everything in
-    this process); the result is the same either way.
+    A UTF-8 delimited file is read and normalised by DuckDB where it can read the file as
+    Python's csv module does (`herald.imports.duckdb_csv`; `duckdb_path=False` turns that
+    off); anything else, or a file that needs it, takes the Python path. There, a source of
+    more than one batch is normalised by `workers` forked processes while this one reads and
+    writes (by default one per core, see `_default_workers`; 0 = everything in this
+    process). The result is the same on every path.
     """
     database = get_database(store, request.database)
     schema_fields = database.schema.fields
@@ -179,30 +189,134 @@ def run_import(
     files: list[Path] = []
     received = 0
     try:
-        with _BatchNormalizer(specs, options, mapped_columns, workers) as normalized_batches:
-            for batch, normalized in normalized_batches(reader.batches(BATCH_ROWS)):
-                received += len(batch)
-                with collector_paused():
-                    accepted = _account_batch(
-                        batch, normalized, tally, key_index, request.key_column, import_id
-                    )
-                    if accepted is None:
-                        continue
-                    table = landing_table(
-                        *accepted,
-                        database=request.database,
-                        source=request.source,
-                        import_id=import_id,
-                        mode=request.mode,
-                        imported_at=started,
-                    )
-                files.append(write_records_file(home / "landing", import_id, len(files), table))
-        outcome = tally.finish(received, reader.warnings)
+        fast = (
+            _read_with_duckdb(
+                reader, specs, options, mapped_columns, key_index, request.key_column, import_id
+            )
+            if duckdb_path
+            else None
+        )
+        if fast is not None:
+            with fast:
+                received = fast.received
+                for row_number, reason, cells in fast.rejected_rows():
+                    tally.reject(row_number, reason, cells)
+                files.extend(_write_landing_files(fast, tally, request, import_id, started, home))
+            outcome = tally.finish(received, reader.warnings)
+        else:
+            outcome = _python_path(
+                reader,
+                request,
+                specs,
+                options,
+                mapped_columns,
+                key_index,
+                import_id,
+                started,
+                tally,
+                files,
+                home,
+                workers,
+            )
     except BaseException as exc:
         _finish(store, record_id, status="failed", error=str(exc) or type(exc).__name__)
         raise
     _finish(store, record_id, status="succeeded", outcome=outcome)
     return ImportResult(import_id, outcome, mapping, tuple(files))
+
+
+def _write_landing_files(
+    fast: DuckDBImport,
+    tally: ImportTally,
+    request: ImportRequest,
+    import_id: str,
+    started: datetime,
+    home: Path,
+) -> list[Path]:
+    """The accepted rows of the DuckDB path as landing files, one per reading batch, written
+    two at a time (pyarrow writes without the GIL)."""
+    with ThreadPoolExecutor(LANDING_WRITERS) as pool:
+        pending = []
+        for part, (row_numbers, record_keys, fields) in enumerate(fast.accepted_batches()):
+            tally.accept(len(row_numbers))
+            table = landing_table_from_arrow(
+                row_numbers,
+                record_keys,
+                fields,
+                database=request.database,
+                source=request.source,
+                import_id=import_id,
+                mode=request.mode,
+                imported_at=started,
+            )
+            pending.append(
+                pool.submit(write_records_file, home / "landing", import_id, part, table)
+            )
+        return [future.result() for future in pending]
+
+
+def _read_with_duckdb(
+    reader: TableReader,
+    specs: list[FieldSpec],
+    options: NormalizeOptions,
+    mapped_columns: list[tuple[int, str]],
+    key_index: int | None,
+    key_column: str | None,
+    import_id: str,
+) -> DuckDBImport | None:
+    """The file read and normalised by DuckDB, or None where it needs the Python path."""
+    try:
+        return import_with_duckdb(
+            reader,
+            specs,
+            options,
+            mapped_columns,
+            key_index,
+            key_column,
+            import_id,
+            BATCH_ROWS,
+        )
+    except DuckDBPathUnavailable as reason:
+        level = logging.WARNING if reason.unexpected else logging.DEBUG
+        log.log(level, "%s: read in Python (%s)", reader.source, reason)
+        return None
+
+
+def _python_path(
+    reader: TableReader,
+    request: ImportRequest,
+    specs: list[FieldSpec],
+    options: NormalizeOptions,
+    mapped_columns: list[tuple[int, str]],
+    key_index: int | None,
+    import_id: str,
+    started: datetime,
+    tally: ImportTally,
+    files: list[Path],
+    home: Path,
+    workers: int | None,
+) -> ImportOutcome:
+    """Read, normalise and account for the rows in Python (and forked workers)."""
+    received = 0
+    with _BatchNormalizer(specs, options, mapped_columns, workers) as normalized_batches:
+        for batch, normalized in normalized_batches(reader.batches(BATCH_ROWS)):
+            received += len(batch)
+            with collector_paused():
+                accepted = _account_batch(
+                    batch, normalized, tally, key_index, request.key_column, import_id
+                )
+                if accepted is None:
+                    continue
+                table = landing_table(
+                    *accepted,
+                    database=request.database,
+                    source=request.source,
+                    import_id=import_id,
+                    mode=request.mode,
+                    imported_at=started,
+                )
+            files.append(write_records_file(home / "landing", import_id, len(files), table))
+    return tally.finish(received, reader.warnings)
 
 
 # A batch's readable rows (those without a reader problem) normalised: each row's `fields` JSON
