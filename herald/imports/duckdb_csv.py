@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from herald.errors import HeraldError
+from herald.i18n import N_
 from herald.imports.normalize import FieldSpec, NormalizeOptions, _FieldColumn
 from herald.imports.readers import DELIMITERS, TableReader
 from herald.imports.sql_normalize import SqlValue, sql_text, stepped_query, strip_sql, value_sql
@@ -493,10 +494,8 @@ def _rows(
     record_key = f"concat({sql_text(import_id + ':')}, row_number)"
     if key_index is not None:
         key = strip_sql(f"r.{_column(key_index)}")
-        error_names.append(
-            f"(CASE WHEN coalesce(k, '') = '' THEN {sql_text(f'empty key column {key_column!r}')}"
-            " END)"
-        )
+        empty_key = N_("empty key column {column}").format(column=repr(key_column))
+        error_names.append(f"(CASE WHEN coalesce(k, '') = '' THEN {sql_text(empty_key)} END)")
         record_key = f"(CASE WHEN coalesce(k, '') <> '' THEN k ELSE {record_key} END)"
     reason = (
         f"nullif(concat_ws('; ', {', '.join(error_names)}), '')"

@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from herald.i18n import N_
+
 FieldType = Literal[
     "string",
     "integer",
@@ -156,9 +158,9 @@ def _email_validated(text: str) -> Result:
             text, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False
         )
     except EmailNotValidError as error:
-        return None, f"invalid email: {error}"
+        return None, N_("invalid email: {detail}").format(detail=error)
     except Exception as error:  # the validator's own bugs must not stop an import
-        return None, f"invalid email: {error}"
+        return None, N_("invalid email: {detail}").format(detail=error)
     domain = result.ascii_domain or result.domain
     return f"{result.local_part.lower()}@{domain.lower()}", None
 
@@ -266,11 +268,11 @@ def _phone_parsed(text: str, region: str) -> Result:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
-        reason = str(error.args[0]) if error.args else "cannot be parsed"
+        reason = str(error.args[0]) if error.args else N_("cannot be parsed")
     else:
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-        reason = "not a valid number"
+        reason = N_("not a valid number")
     digits = "".join(char for char in text if char.isdigit())
     if not text.lstrip().startswith("+") and 8 <= len(digits) <= 15:
         try:
@@ -281,7 +283,7 @@ def _phone_parsed(text: str, region: str) -> Result:
             if phonenumbers.is_valid_number(number):
                 e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
                 return e164, None
-    return None, f"invalid phone: {reason}"
+    return None, N_("invalid phone: {detail}").format(detail=reason)
 
 
 def normalize_phone(raw: str | None, region: str = "RU") -> Result:
@@ -290,7 +292,7 @@ def normalize_phone(raw: str | None, region: str = "RU") -> Result:
     assert raw is not None
     text = raw.strip()
     if len(text) > 64:
-        return None, "invalid phone: too long"
+        return None, N_("invalid phone: {detail}").format(detail=N_("too long"))
     return _phone(text, region)
 
 
@@ -357,15 +359,15 @@ def _parse_date(text: str, dayfirst: bool) -> dt.date | str:
             month_number = _MONTHS.get(match[2].lower())
             if month_number:
                 return dt.date(int(match[3]), month_number, int(match[1]))
-            return f"unknown month {match[2]!r}"
+            return N_("unknown month {month}").format(month=repr(match[2]))
         if match := _NAMED_US.fullmatch(text):
             month_number = _MONTHS.get(match[1].lower())
             if month_number:
                 return dt.date(int(match[3]), month_number, int(match[2]))
-            return f"unknown month {match[1]!r}"
+            return N_("unknown month {month}").format(month=repr(match[1]))
     except ValueError as error:
         return str(error)
-    return "unrecognised format"
+    return N_("unrecognised format")
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -376,7 +378,7 @@ def _date(text: str, dayfirst: bool) -> Result:
         if moment[1] is None:
             return moment[0].date(), None
     if isinstance(parsed, str):
-        return None, f"invalid date: {parsed}"
+        return None, N_("invalid date: {detail}").format(detail=parsed)
     return parsed, None
 
 
@@ -386,7 +388,7 @@ def normalize_date(raw: str | None, dayfirst: bool = True) -> Result:
     assert raw is not None
     text = raw.strip()
     if len(text) > 64:
-        return None, "invalid date: too long"
+        return None, N_("invalid date: {detail}").format(detail=N_("too long"))
     return _date(text, dayfirst)
 
 
@@ -401,12 +403,12 @@ def _datetime(text: str, dayfirst: bool) -> Result:
     date_part, time_part = (split[1], split[2]) if split else (text, "")
     parsed = _parse_date(date_part, dayfirst)
     if isinstance(parsed, str):
-        return None, f"invalid datetime: {parsed}"
+        return None, N_("invalid datetime: {detail}").format(detail=parsed)
     if not time_part:
         return dt.datetime(parsed.year, parsed.month, parsed.day), None
     match = _TIME.fullmatch(time_part)
     if not match:
-        return None, "invalid datetime: unrecognised time"
+        return None, N_("invalid datetime: {detail}").format(detail=N_("unrecognised time"))
     try:
         fraction = int((match[4] or "0").ljust(6, "0"))
         moment = dt.datetime(
@@ -419,7 +421,7 @@ def _datetime(text: str, dayfirst: bool) -> Result:
             fraction,
         )
     except ValueError as error:
-        return None, f"invalid datetime: {error}"
+        return None, N_("invalid datetime: {detail}").format(detail=error)
     return moment, None
 
 
@@ -429,7 +431,7 @@ def normalize_datetime(raw: str | None, dayfirst: bool = True) -> Result:
     assert raw is not None
     text = raw.strip()
     if len(text) > 64:
-        return None, "invalid datetime: too long"
+        return None, N_("invalid datetime: {detail}").format(detail=N_("too long"))
     return _datetime(text, dayfirst)
 
 
@@ -461,7 +463,7 @@ def normalize_integer(raw: str | None) -> Result:
     assert raw is not None
     text = _number_text(raw)
     if len(text) > 40:
-        return None, "invalid integer: too long"
+        return None, N_("invalid integer: {detail}").format(detail=N_("too long"))
     if _INTEGER.fullmatch(text):
         return int(text), None
     if _THOUSANDS_COMMA.fullmatch(text):
@@ -469,7 +471,9 @@ def normalize_integer(raw: str | None) -> Result:
     value, error = normalize_float(raw)
     if error is None and float(value).is_integer():
         return int(value), None
-    return None, f"invalid integer: {raw.strip()[:40]!r} is not a whole number"
+    return None, N_("invalid integer: {detail}").format(
+        detail=N_("{value} is not a whole number").format(value=repr(raw.strip()[:40]))
+    )
 
 
 def normalize_float(raw: str | None) -> Result:
@@ -478,14 +482,14 @@ def normalize_float(raw: str | None) -> Result:
     assert raw is not None
     text = _number_text(raw)
     if len(text) > 64:
-        return None, "invalid number: too long"
+        return None, N_("invalid number: {detail}").format(detail=N_("too long"))
     comma, dot = text.rfind(","), text.rfind(".")
     if comma >= 0 and dot >= 0:
         # The later separator is the decimal point; the other one groups thousands.
         point, grouping = (",", ".") if comma > dot else (".", ",")
         whole, _, fraction = text.rpartition(point)
         if not _grouped(whole, grouping):
-            return None, f"invalid number: {raw.strip()[:40]!r}"
+            return None, N_("invalid number: {detail}").format(detail=repr(raw.strip()[:40]))
         text = whole.replace(grouping, "") + "." + fraction
     elif comma >= 0:
         if text.count(",") == 1:
@@ -493,16 +497,16 @@ def normalize_float(raw: str | None) -> Result:
         elif _grouped(text, ","):
             text = text.replace(",", "")
         else:
-            return None, f"invalid number: {raw.strip()[:40]!r}"
+            return None, N_("invalid number: {detail}").format(detail=repr(raw.strip()[:40]))
     elif text.count(".") > 1:
         if not _grouped(text, "."):
-            return None, f"invalid number: {raw.strip()[:40]!r}"
+            return None, N_("invalid number: {detail}").format(detail=repr(raw.strip()[:40]))
         text = text.replace(".", "")
     if not _FLOAT.fullmatch(text):
-        return None, f"invalid number: {raw.strip()[:40]!r}"
+        return None, N_("invalid number: {detail}").format(detail=repr(raw.strip()[:40]))
     value = float(text)
     if not math.isfinite(value):
-        return None, "invalid number: too large"
+        return None, N_("invalid number: {detail}").format(detail=N_("too large"))
     return value, None
 
 
@@ -519,7 +523,7 @@ def normalize_boolean(raw: str | None) -> Result:
         return True, None
     if text in _FALSE:
         return False, None
-    return None, f"invalid boolean: {raw.strip()[:40]!r} is not yes/no"
+    return None, N_("invalid boolean: {value} is not yes/no").format(value=repr(raw.strip()[:40]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,7 +546,9 @@ def normalize_enum(raw: str | None, allowed: Sequence[str]) -> Result:
     value = _enum_index(tuple(allowed)).get(_enum_key(raw))
     if value is None:
         shown = ", ".join(allowed[:10]) + (", ..." if len(allowed) > 10 else "")
-        return None, f"invalid value: {raw.strip()[:40]!r} is not one of {shown}"
+        return None, N_("invalid value: {value} is not one of {allowed}").format(
+            value=repr(raw.strip()[:40]), allowed=shown
+        )
     return value, None
 
 
@@ -568,7 +574,7 @@ def normalize_json(raw: str | None) -> Result:
     try:
         return json.loads(raw), None
     except (ValueError, RecursionError) as error:
-        return None, f"invalid json: {error}"
+        return None, N_("invalid json: {detail}").format(detail=error)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,14 +641,19 @@ class _FieldColumn:
         try:
             value, error = self.normalizer(raw)
         except Exception as unexpected:  # a normaliser bug rejects the row, not the file
-            value, error = None, f"cannot be read ({type(unexpected).__name__})"
+            value, error = (
+                None,
+                N_("cannot be read ({error})").format(error=type(unexpected).__name__),
+            )
         if error is not None:
-            return None, f"{self.name}: {error}"
+            return None, N_("{field}: {detail}").format(field=self.name, detail=error)
         if value is None:
             if self.spec.default is not None:
                 return self.spec.default, None
             if self.spec.required:
-                return None, f"{self.name}: required but empty"
+                return None, N_("{field}: {detail}").format(
+                    field=self.name, detail=N_("required but empty")
+                )
         return value, None
 
     def cached_outcome(self, raw: str | None) -> CellOutcome:

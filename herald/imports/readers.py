@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from herald.errors import HeraldError
+from herald.i18n import N_
 
 DELIMITERS = (",", ";", "\t", "|")
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
@@ -117,18 +118,26 @@ class TableReader:
         problems: list[str] = []
         if cells and cells[-1] is UNDECODABLE_MARK:
             cells = cells[:-1]
-            problems.append(f"some bytes are not valid {self.encoding}")
+            problems.append(
+                N_("some bytes are not valid {encoding}").format(encoding=self.encoding)
+            )
         if not any(cells):
             return None
         width = len(self.columns)
         values: list[str | None] = [cell or None for cell in cells]
         if len(values) != width:
-            problems.append(f"row has {len(values)} cells, the header has {width}")
+            problems.append(
+                N_("row has {cells} cells, the header has {width}").format(
+                    cells=len(values), width=width
+                )
+            )
             values.extend([None] * (width - len(values)))
         longest = max(map(len, cells))
         if longest > self.max_cell_chars:
             problems.append(
-                f"a cell has {longest} characters, above the limit of {self.max_cell_chars}"
+                N_("a cell has {length} characters, above the limit of {limit}").format(
+                    length=longest, limit=self.max_cell_chars
+                )
             )
         return SourceRow(row_number, values, "; ".join(problems) if problems else None)
 

@@ -24,6 +24,7 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from herald.errors import HeraldError
+from herald.i18n import N_
 from herald.imports import (
     FieldSpec,
     ImportOutcome,
@@ -474,7 +475,7 @@ def _account_batch(
         errors = row_errors.get(index, [])
         key = (row.values[key_index] or "").strip() if key_index is not None else ""
         if key_index is not None and not key:
-            errors = [*errors, f"empty key column {key_column!r}"]
+            errors = [*errors, N_("empty key column {column}").format(column=repr(key_column))]
         if errors:
             tally.reject(row.row_number, "; ".join(errors), row.values)
             continue

@@ -33,6 +33,8 @@ def test_every_marked_message_has_a_russian_translation_with_the_same_placeholde
     russian = catalog("ru")
     missing = sorted(messages - russian.keys())
     assert missing == [], f"translate these in herald/locale/ru/LC_MESSAGES/herald.po: {missing}"
+    stale = sorted(russian.keys() - messages)
+    assert stale == [], f"no code marks these any more (make i18n drops them): {stale}"
     for message in messages:
         assert sorted(PLACEHOLDER.findall(russian[message])) == sorted(
             PLACEHOLDER.findall(message)
