@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from herald.unify.dialect import sql_for
+from herald.unify.dialect import create_table, sql_for
 from herald.unify.errors import NotConverged, UnifyError
 from herald.warehouse.base import Warehouse
 
@@ -82,7 +82,8 @@ class GraphTables:
 def number_records(warehouse: Warehouse, identifiers: str, tables: GraphTables) -> int:
     """Give every record of the identifier table a dense id in record_key order."""
     sql = sql_for(warehouse.dialect)
-    warehouse.create_table_as(
+    create_table(
+        warehouse,
         tables.records,
         f"select record_key, {sql.integer('row_number() over (order by record_key)')} as id\n"
         f"from (select distinct record_key from {warehouse.qualify(identifiers)}) as keys",
@@ -102,48 +103,79 @@ def identifier_edges(
     """Link the records that share an identifier value; return the values left out as junk
     and the number of links refused as conflicting.
 
-    With `person_keys` (record_key, given_key, given_canon, birth_date, ...), a link is
-    refused when both records carry a birth date and they differ, or when the two records
-    share identifiers of one family only (`email`, `email_local`: both e-mail) and both
-    carry a given name, unlike (Jaro-Winkler below `min_given_similarity`) and not one
-    another's diminutive: a family mailbox must not merge two people. The refused links are kept in
+    With `person_keys` (record_key, given_key, given_canon, given_canon_alt, birth_date,
+    ...), a link is refused when both records carry a birth date and they differ, or when
+    the two records share identifiers of one family only (`email`, `email_local`: both
+    e-mail) and both carry a given name, unlike (Jaro-Winkler below `min_given_similarity`)
+    and with no full form in common (`Саша` may be Александр or Александра): a family
+    mailbox must not merge two people. The refused links are kept in
     `<prefix>_conflicts` for review."""
     sql = sql_for(warehouse.dialect)
     source = warehouse.qualify(identifiers)
-    warehouse.create_table_as(
+    create_table(
+        warehouse,
         tables.value_counts,
-        "select kind, value, count(distinct record_key) as records\n"
-        f"from {source}\nwhere value is not null and value <> ''\n"
-        "group by kind, value\nhaving count(distinct record_key) > 1",
+        # Most values belong to one record: find the shared ones cheaply (two record keys
+        # differ) before counting their distinct records.
+        f"""with shared as (
+    select kind, value
+    from {source}
+    where value is not null and value <> ''
+    group by kind, value
+    having min(record_key) < max(record_key)
+)
+select i.kind as kind, i.value as value, count(distinct i.record_key) as records
+from {source} as i
+inner join shared as s on s.kind = i.kind and s.value = i.value
+group by i.kind, i.value""",
     )
     counts = warehouse.qualify(tables.value_counts)
-    warehouse.create_table_as(
+    create_table(
+        warehouse,
         tables.junk,
         f"select kind, value, records from {counts} where records > {int(max_records_per_value)}",
     )
     ids = warehouse.qualify(tables.records)
-    links = f"""with members as (
-    select distinct i.kind as kind, i.value as value, r.id as id
-    from {source} as i
-    inner join {counts} as c on c.kind = i.kind and c.value = i.value
-    inner join {ids} as r on r.record_key = i.record_key
-    where c.records <= {int(max_records_per_value)}
-)
-select a.id as src, b.id as dst, min(a.kind) as kind,
-    count(distinct {sql.before("a.kind", "_")}) as evidence
-from members as a
-inner join members as b on b.kind = a.kind and b.value = a.value
+    # Working tables rather than CTEs used twice: ClickHouse computes a CTE at every use.
+    value_members = f"{tables.prefix}_value_members"
+    create_table(
+        warehouse,
+        value_members,
+        f"""select distinct i.kind as kind, i.value as value, r.id as id
+from {source} as i
+inner join {counts} as c on c.kind = i.kind and c.value = i.value
+inner join {ids} as r on r.record_key = i.record_key
+where c.records <= {int(max_records_per_value)}""",
+    )
+    members = warehouse.qualify(value_members)
+    # evidence: 1 when the pair shares identifiers of one family only (email, email_local),
+    # 2 when of several (a plain min/max: ClickHouse's count(distinct) per pair is costly).
+    family = sql.before("a.kind", "_")
+    links = f"""select a.id as src, b.id as dst, min(a.kind) as kind,
+    case when min({family}) = max({family}) then 1 else 2 end as evidence
+from {members} as a
+inner join {members} as b on b.kind = a.kind and b.value = a.value
 where a.id < b.id
 group by a.id, b.id"""
     if person_keys is None:
-        warehouse.create_table_as(
+        create_table(
+            warehouse,
             tables.conflicts,
             "select kind, record_key as record_key_a, record_key as record_key_b "
             f"from {source} where 1 = 0",
         )
-        warehouse.create_table_as(tables.edges, f"select distinct src, dst from ({links}) as l")
+        create_table(warehouse, tables.edges, f"select distinct src, dst from ({links}) as l")
     else:
-        keys = warehouse.qualify(person_keys)
+        keyed_table = f"{tables.prefix}_keyed_records"
+        create_table(
+            warehouse,
+            keyed_table,
+            f"""select r.id as id, k.given_key as given_key, k.given_canon as given_canon,
+    k.given_canon_alt as given_canon_alt, k.birth_date as birth_date
+from {warehouse.qualify(person_keys)} as k
+inner join {ids} as r on r.record_key = k.record_key""",
+        )
+        keyed = warehouse.qualify(keyed_table)
 
         def present(column: str) -> str:
             return f"coalesce({column}, '') <> ''"
@@ -152,27 +184,27 @@ group by a.id, b.id"""
             f"({present('ka.birth_date')} and {present('kb.birth_date')} "
             "and ka.birth_date <> kb.birth_date)\n"
             f"    or (l.evidence < 2 and {present('ka.given_key')} and {present('kb.given_key')}"
-            " and ka.given_canon <> kb.given_canon and "
+            " and ka.given_canon <> kb.given_canon and ka.given_canon <> kb.given_canon_alt"
+            " and ka.given_canon_alt <> kb.given_canon and ka.given_canon_alt <> kb.given_canon_alt"
+            " and "
             f"{sql.jaro_winkler('ka.given_key', 'kb.given_key')} < {float(min_given_similarity)})"
         )
-        warehouse.create_table_as(
+        create_table(
+            warehouse,
             tables.links,
             f"""with links as (
 {links}
-),
-keyed as (
-    select r.id as id, k.given_key as given_key, k.given_canon as given_canon,
-        k.birth_date as birth_date
-    from {keys} as k inner join {ids} as r on r.record_key = k.record_key
 )
 select l.kind as kind, l.src as src, l.dst as dst, l.evidence as evidence,
     case when {conflict} then 1 else 0 end as conflict
 from links as l
-left join keyed as ka on ka.id = l.src
-left join keyed as kb on kb.id = l.dst""",
+left join {keyed} as ka on ka.id = l.src
+left join {keyed} as kb on kb.id = l.dst""",
         )
+        warehouse.drop(keyed_table)
         link_table = warehouse.qualify(tables.links)
-        warehouse.create_table_as(
+        create_table(
+            warehouse,
             tables.conflicts,
             f"""select l.kind as kind, ra.record_key as record_key_a, rb.record_key as record_key_b
 from {link_table} as l
@@ -180,11 +212,13 @@ inner join {ids} as ra on ra.id = l.src
 inner join {ids} as rb on rb.id = l.dst
 where l.conflict = 1""",
         )
-        warehouse.create_table_as(
+        create_table(
+            warehouse,
             tables.edges,
             f"select distinct src, dst from {link_table} where conflict = 0",
         )
         warehouse.drop(tables.links)
+    warehouse.drop(value_members)
     junk = warehouse.query_arrow(
         f"select kind, value, records from {warehouse.qualify(tables.junk)} "
         "order by records desc, kind, value"
@@ -207,14 +241,15 @@ def propagate(
         raise UnifyError("max_iterations must be at least 1")
     edge_table = warehouse.qualify(edges)
     current = tables.labels(0)
-    warehouse.create_table_as(current, f"select id, id as label from ({nodes_sql}) as nodes")
+    create_table(warehouse, current, f"select id, id as label from ({nodes_sql}) as nodes")
     run = GraphRun(
         nodes=warehouse.row_count(current), edges=warehouse.row_count(edges), iterations=0
     )
     for iteration in range(1, max_iterations + 1):
         following = tables.labels(iteration)
         labels = warehouse.qualify(current)
-        warehouse.create_table_as(
+        create_table(
+            warehouse,
             following,
             f"""with candidates as (
     select id, label from {labels}

@@ -3,8 +3,8 @@
 People give `Саша` to one shop and `Александр` to another, `Jim` here and `James` there.
 The table is general knowledge, not tuned to any data set; `canonical_given` maps a given
 name (any script) to the skeleton of its full form, or to its own skeleton when unknown.
-Ambiguous diminutives (`Саша`: Александр or Александра; `Гоша`: Георгий or Игорь) map to
-the first full form listed; family names and birth dates still have their say.
+Ambiguous diminutives (`Саша`: Александр or Александра; `Гоша`: Георгий or Игорь) keep
+their first two full forms (`given_forms`); blocking uses the first, comparison both.
 """
 
 from __future__ import annotations
@@ -20,16 +20,21 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Алексей": ("Алёша", "Лёша", "Лёха"),
     "Анастасия": ("Настя", "Стася"),
     "Анатолий": ("Толя",),
+    "Ангелина": ("Геля", "Лина"),
     "Андрей": ("Андрюша",),
     "Анна": ("Аня", "Анюта", "Нюра"),
     "Антон": ("Тоша",),
+    "Арина": ("Ариша",),
+    "Арсений": ("Сеня", "Арсюша"),
     "Артём": ("Тёма",),
     "Борис": ("Боря",),
     "Вадим": ("Вадик",),
     "Валентина": ("Валя",),
     "Валерий": ("Валера",),
+    "Валерия": ("Лера",),
     "Варвара": ("Варя",),
     "Василий": ("Вася",),
+    "Василиса": ("Вася",),
     "Вероника": ("Ника",),
     "Виктор": ("Витя",),
     "Виктория": ("Вика",),
@@ -49,9 +54,12 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Екатерина": ("Катя",),
     "Елена": ("Лена",),
     "Елизавета": ("Лиза",),
+    "Алина": ("Аля",),
+    "Эвелина": ("Эля",),
     "Иван": ("Ваня",),
     "Илья": ("Илюша",),
     "Ирина": ("Ира",),
+    "Жанна": ("Жанночка",),
     "Кирилл": ("Кирюша",),
     "Константин": ("Костя",),
     "Ксения": ("Ксюша",),
@@ -68,6 +76,7 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Надежда": ("Надя",),
     "Наталья": ("Наташа", "Наталия"),
     "Никита": ("Никитка",),
+    "Нина": ("Ниночка",),
     "Николай": ("Коля",),
     "Ольга": ("Оля",),
     "Павел": ("Паша",),
@@ -93,12 +102,14 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Alexander": ("Alex", "Xander"),
     "Alexandra": ("Alex", "Sasha"),
     "Amanda": ("Mandy",),
+    "Amelia": ("Millie", "Amy"),
     "Andrew": ("Andy", "Drew"),
     "Anthony": ("Tony",),
     "Barbara": ("Barb", "Babs"),
     "Benjamin": ("Ben", "Benny"),
     "Catherine": ("Cathy", "Kate", "Katie", "Katherine", "Kathryn"),
     "Charles": ("Charlie", "Chuck"),
+    "Charlotte": ("Lottie", "Charlie"),
     "Christina": ("Tina", "Chris", "Christine"),
     "Christopher": ("Chris",),
     "Daniel": ("Dan", "Danny"),
@@ -107,13 +118,20 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Diana": ("Di",),
     "Donald": ("Don",),
     "Edward": ("Ed", "Eddie", "Ted"),
+    "Eric": ("Rick", "Ricky"),
     "Elizabeth": ("Liz", "Lizzie", "Beth", "Betty", "Eliza"),
     "Emily": ("Em", "Emmy"),
+    "Frances": ("Fran", "Frankie"),
+    "Gary": ("Gaz",),
     "Gregory": ("Greg",),
+    "Helen": ("Nell", "Nellie"),
+    "Henry": ("Hank", "Harry"),
     "Isabella": ("Bella", "Izzy", "Isabel"),
     "Jacob": ("Jake",),
+    "Jacqueline": ("Jackie",),
     "James": ("Jim", "Jimmy", "Jamie"),
     "Jennifer": ("Jen", "Jenny"),
+    "Jason": ("Jay",),
     "Jessica": ("Jess", "Jessie"),
     "John": ("Johnny", "Jack"),
     "Jonathan": ("Jon",),
@@ -126,8 +144,10 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
     "Matthew": ("Matt",),
     "Megan": ("Meg",),
     "Michael": ("Mike", "Mikey", "Mick"),
+    "Michelle": ("Shelly", "Shell"),
     "Nicholas": ("Nick", "Nicky"),
     "Olivia": ("Liv", "Livvy"),
+    "Oscar": ("Ozzie",),
     "Patricia": ("Pat", "Patty", "Trish"),
     "Patrick": ("Pat", "Paddy"),
     "Peter": ("Pete",),
@@ -149,16 +169,28 @@ FULL_FORMS: dict[str, tuple[str, ...]] = {
 
 
 @lru_cache(maxsize=1)
-def _canonical() -> dict[str, str]:
+def _canonical() -> dict[str, tuple[str, ...]]:
     # Full forms first: a diminutive whose skeleton is also a full name keeps the full name.
-    table = {skeleton(full): skeleton(full) for full in FULL_FORMS}
+    table: dict[str, tuple[str, ...]] = {skeleton(full): (skeleton(full),) for full in FULL_FORMS}
     for full, shorts in FULL_FORMS.items():
         for short in shorts:
-            table.setdefault(skeleton(short), skeleton(full))
+            key, form = skeleton(short), skeleton(full)
+            forms = table.get(key, ())
+            if form not in forms and (not forms or forms[0] != key):
+                table[key] = (*forms, form)
     return table
 
 
 @lru_cache(maxsize=100_000)
 def canonical_given(given_key: str) -> str:
     """The skeleton of a given name's full form: `sasha` → `aleksandr`."""
-    return _canonical().get(given_key, given_key)
+    return given_forms(given_key)[0]
+
+
+@lru_cache(maxsize=100_000)
+def given_forms(given_key: str) -> tuple[str, str]:
+    """The skeletons of the two first full forms a given name may stand for: `sasha` →
+    (`aleksandr`, `aleksandra`); a name with one full form gives it twice. Two given names
+    are one person's when their forms meet."""
+    forms = _canonical().get(given_key, (given_key,))
+    return forms[0], forms[1] if len(forms) > 1 else forms[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from herald.unify.dialect import sql_for
+from herald.unify.dialect import create_table, sql_for
 from herald.warehouse.base import Warehouse
 
 
@@ -47,31 +47,9 @@ STAGING_SOURCES = (
 )  # fmt: skip
 
 
-def identifiers_sql(warehouse: Warehouse, sources: tuple[ProfileSource, ...]) -> str:
-    """Three kinds: the normalised e-mail; its local part when long enough to be personal
-    (it survives a typo'd domain: `ivan.petrov12@mail.ry`); the phone's last ten digits
-    (national and international forms of one number meet: `+07946123456`, `+447946123456`)."""
-    sql = sql_for(warehouse.dialect)
-    base = "\nunion all\n".join(
-        f"select {warehouse.quote(source.key)} as record_key, '{source.source}' as source, "
-        f"{warehouse.quote(source.email)} as email, {warehouse.quote(source.phone)} as phone "
-        f"from {warehouse.qualify(source.view)}"
-        for source in sources
-    )
-    local = sql.before("email", "@")
-    return f"""with base as (
-{base}
-)
-select record_key, source, 'email' as kind, email as value from base
-union all
-select record_key, source, 'email_local' as kind,
-    case when length({local}) >= {MIN_EMAIL_LOCAL} then {local} end as value
-from base
-union all
-select record_key, source, 'phone' as kind, {sql.right("phone", PHONE_DIGITS)} as value from base"""
-
-
-def attributes_sql(warehouse: Warehouse, sources: tuple[ProfileSource, ...]) -> str:
+def records_sql(warehouse: Warehouse, sources: tuple[ProfileSource, ...]) -> str:
+    """One row per source record with what unification reads of it, the staging views read
+    once (they normalise and deduplicate on every read)."""
     sql = sql_for(warehouse.dialect)
 
     def column(name: str | None) -> str:
@@ -79,6 +57,7 @@ def attributes_sql(warehouse: Warehouse, sources: tuple[ProfileSource, ...]) -> 
 
     parts = [
         f"select {warehouse.quote(source.key)} as record_key, '{source.source}' as source, "
+        f"{warehouse.quote(source.email)} as email, {warehouse.quote(source.phone)} as phone, "
         f"{column(source.given_name)} as given_name, "
         f"{column(source.family_name)} as family_name, "
         f"{column(source.full_name)} as full_name, "
@@ -90,6 +69,30 @@ def attributes_sql(warehouse: Warehouse, sources: tuple[ProfileSource, ...]) -> 
     return "\nunion all\n".join(parts)
 
 
+def identifiers_sql(warehouse: Warehouse, records: str) -> str:
+    """Three kinds: the normalised e-mail; its local part when long enough to be personal
+    (it survives a typo'd domain: `ivan.petrov12@mail.ry`); the phone's last ten digits
+    (national and international forms of one number meet: `+07946123456`, `+447946123456`)."""
+    sql = sql_for(warehouse.dialect)
+    base = warehouse.qualify(records)
+    local = sql.before("email", "@")
+    return f"""select record_key, source, 'email' as kind, email as value from {base}
+union all
+select record_key, source, 'email_local' as kind,
+    case when length({local}) >= {MIN_EMAIL_LOCAL} then {local} end as value
+from {base}
+union all
+select record_key, source, 'phone' as kind, {sql.right("phone", PHONE_DIGITS)} as value
+from {base}"""
+
+
+def attributes_sql(warehouse: Warehouse, records: str) -> str:
+    return (
+        "select record_key, source, given_name, family_name, full_name, birth_date, city "
+        f"from {warehouse.qualify(records)}"
+    )
+
+
 def build_inputs(
     warehouse: Warehouse,
     sources: tuple[ProfileSource, ...] = STAGING_SOURCES,
@@ -98,8 +101,13 @@ def build_inputs(
     attributes: str = "unify_attributes",
 ) -> None:
     """Materialise the identifier and attribute tables from the staging views."""
-    warehouse.create_table_as(identifiers, identifiers_sql(warehouse, sources))
-    warehouse.create_table_as(attributes, attributes_sql(warehouse, sources))
+    records = f"{identifiers}__records"
+    create_table(warehouse, records, records_sql(warehouse, sources))
+    try:
+        create_table(warehouse, identifiers, identifiers_sql(warehouse, records))
+        create_table(warehouse, attributes, attributes_sql(warehouse, records))
+    finally:
+        warehouse.drop(records)
 
 
 def load_profile_sources(

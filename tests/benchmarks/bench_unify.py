@@ -70,6 +70,7 @@ def run_unify(engine: str, home: Path) -> dict[str, Any]:
         "fuzzy_compared": fuzzy.compared if fuzzy else 0,
         "fuzzy_merged": fuzzy.merged if fuzzy else 0,
         "fuzzy_review": fuzzy.reviewed if fuzzy else 0,
+        "fuzzy_mailbox_merged": fuzzy.mailbox_merged if fuzzy else 0,
         "fuzzy_skipped_blocks": fuzzy.skipped_blocks if fuzzy else 0,
         "peak_rss_mib_before": round(rss_before / 1024),
         "peak_rss_mib": round(peak_kib / 1024),
