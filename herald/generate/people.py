@@ -27,7 +27,7 @@ CITY_VARIANTS = 6
 # Groups within the first-name table and the surname table.
 RU_MALE, RU_FEMALE, EN_MALE, EN_FEMALE = range(4)
 
-UNIQUE_MAILBOX_SPACE = 1_000_000
+UNIQUE_MAILBOX_SPACE = 100_000_000  # unique for up to 100M persons
 UNIQUE_PHONE_SPACE = 10_000_000
 
 
