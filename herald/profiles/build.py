@@ -53,7 +53,7 @@ from typing import Any
 from herald.i18n import N_
 from herald.profiles.schema import ProfileField, ProfileSchema, column_type
 from herald.unify import FuzzyConfig, UnifyConfig, unify
-from herald.warehouse.base import TableOptions, Warehouse
+from herald.warehouse.base import TableOptions, Warehouse, string_literal
 
 STAGING = "stg_profiles__records"
 PROFILE_RECORDS = "profile_records"
@@ -162,9 +162,7 @@ class _Sql:
 
     def literal(self, text: str) -> str:
         """A string literal of any text (a profile id holds a record key as imported)."""
-        if self.dialect == "clickhouse":
-            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return "'" + text.replace("'", "''") + "'"
+        return string_literal(self.dialect, text)
 
     def null_text(self) -> str:
         if self.dialect == "clickhouse":

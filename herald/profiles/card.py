@@ -45,9 +45,7 @@ class AmbiguousProfile(HeraldError):
 
 def sql_literal(warehouse: Warehouse, text: str) -> str:
     """A text as a string literal of the warehouse's dialect."""
-    if warehouse.dialect == "clickhouse":
-        text = text.replace("\\", "\\\\")
-    return "'" + text.replace("'", "''") + "'"
+    return warehouse.literal(text)
 
 
 def identifier_forms(text: str) -> list[str]:

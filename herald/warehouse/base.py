@@ -134,6 +134,10 @@ class Warehouse(abc.ABC):
     def quote(self, identifier: str) -> str:
         """Quote one identifier."""
 
+    def literal(self, text: str) -> str:
+        """Any text as a string literal of the engine's dialect."""
+        return string_literal(self.dialect, text)
+
     @abc.abstractmethod
     def qualify(self, name: str) -> str:
         """The quoted, database-qualified name of a table or view."""
@@ -146,3 +150,11 @@ class Warehouse(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def string_literal(dialect: str, text: str) -> str:
+    """Any text as a string literal: ClickHouse escapes backslashes and quotes with a
+    backslash; DuckDB (standard SQL) doubles the quote and takes backslashes as they are."""
+    if dialect == "clickhouse":
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + text.replace("'", "''") + "'"

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from herald.warehouse.base import ColumnInfo, FileFormat, TableInfo, TableOptions, Warehouse
+from herald.warehouse.base import (
+    ColumnInfo,
+    FileFormat,
+    TableInfo,
+    TableOptions,
+    Warehouse,
+    string_literal,
+)
 from herald.warehouse.files import read_landing_file
 
 SESSION_SETTINGS: dict[str, int | str] = {
@@ -213,4 +220,4 @@ class ClickHouseBase(Warehouse):
 
 
 def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return string_literal("clickhouse", value)
