@@ -130,21 +130,16 @@ def landing_table(
     imported_at: datetime,
 ) -> pa.Table:
     """Raw profile records from their row numbers, record keys and `fields` JSON texts."""
-    count = len(row_numbers)
-    if not len(record_keys) == len(fields) == count:
-        raise ValueError("row numbers, record keys and fields differ in length")
-    stamp = imported_at.replace(tzinfo=None)
-    columns = {
-        "database": pa.repeat(pa.scalar(database, pa.string()), count),
-        "source": pa.repeat(pa.scalar(source, pa.string()), count),
-        "import_id": pa.repeat(pa.scalar(import_id, pa.string()), count),
-        "row_number": pa.array(row_numbers, pa.int64()),
-        "record_key": pa.array(record_keys, pa.string()),
-        "mode": pa.repeat(pa.scalar(mode, pa.string()), count),
-        "imported_at": pa.repeat(pa.scalar(stamp, pa.timestamp("ms")), count),
-        "fields": pa.array(fields, pa.string()),
-    }
-    return pa.table(columns, schema=PROFILE_RECORDS_SCHEMA)
+    return landing_table_from_arrow(
+        pa.array(row_numbers, pa.int64()),
+        pa.array(record_keys, pa.string()),
+        pa.array(fields, pa.string()),
+        database=database,
+        source=source,
+        import_id=import_id,
+        mode=mode,
+        imported_at=imported_at,
+    )
 
 
 def write_records_file(landing_dir: Path, import_id: str, part: int, table: pa.Table) -> Path:
