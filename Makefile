@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HERALD_HOME ?= $(CURDIR)/var
+# Test processes: much of the suite waits on subprocesses and I/O, so one more than two cores pays.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(3, min(8, os.cpu_count() or 1)))')
 
 .PHONY: help venv demo test lint format check-python services bench i18n clean
 
@@ -42,7 +44,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 test: venv services lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 bench: venv
 	$(BIN)/python -m tests.benchmarks.run_all
