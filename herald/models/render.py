@@ -108,6 +108,14 @@ class Renderer:
             raise ModelError(f"var {name!r} is not set in sql/project.yml and has no default")
         return default
 
+    def render_text(self, template: str, **values: str) -> str:
+        """Render SQL that is not a model (a compiled segment) with the project's macros;
+        `values` are variables of the template, inserted as they are."""
+        try:
+            return self.env.from_string(template).render(**values).strip()
+        except jinja2.TemplateError as exc:
+            raise ModelError(f"rendering SQL: {exc}") from None
+
     # --- models ----------------------------------------------------------------------------
     def render(self, model: Model, *, is_incremental: bool = False) -> RenderedModel:
         rendered = RenderedModel(model.name, "", model.doc.config)

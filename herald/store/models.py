@@ -454,3 +454,137 @@ class ProfileUnmerge(Base):
 
     def __repr__(self) -> str:
         return f"ProfileUnmerge({self.merged_id!r} out of {self.kept_id!r})"
+
+
+SegmentKind = Literal["dynamic", "static"]
+SEGMENT_KINDS: tuple[SegmentKind, ...] = ("dynamic", "static")
+
+
+class Segment(Base):
+    """An audience of one profile database: dynamic (a definition, recomputed) or static (a
+    list; possibly frozen from a dynamic segment). Its members are the warehouse table
+    `segment_members`; its definitions are `segment_versions`, never changed, only added."""
+
+    __tablename__ = "segments"
+    __table_args__ = (CheckConstraint("kind in ('dynamic', 'static')", name="segment_kind"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, comment="the segment id; a slug")
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(20), comment="dynamic or static")
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, comment="the current definition")
+    refresh: Mapped[str | None] = mapped_column(
+        String(100), comment="cron of a scheduled recomputation; null: when its inputs change"
+    )
+    frozen_from: Mapped[str | None] = mapped_column(
+        String(63), comment="the dynamic segment a static one froze"
+    )
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    depends_on: Mapped[list[str]] = mapped_column(
+        JSONDocument, default=list, comment="segments its definition names (no cycles)"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"Segment({self.name!r}, {self.kind})"
+
+
+class SegmentVersion(Base):
+    """One saved definition of a segment (herald.segments.definition), append-only."""
+
+    __tablename__ = "segment_versions"
+    __table_args__ = (UniqueConstraint("segment_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    segment_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("segments.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class SegmentListEntry(Base):
+    """A profile added to or removed from a static segment by hand (API, CLI, file); the
+    latest action per profile counts. Applied over the frozen snapshot, if any."""
+
+    __tablename__ = "segment_list_entries"
+    __table_args__ = (UniqueConstraint("segment_id", "profile_id"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    segment_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("segments.id", ondelete="CASCADE")
+    )
+    profile_id: Mapped[str] = mapped_column(String(1000))
+    included: Mapped[bool] = mapped_column(Boolean, comment="true: added; false: removed")
+    changed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    source: Mapped[str] = mapped_column(String(200), comment="api, cli, file: <name>")
+
+
+SegmentSyncMode = Literal["replace", "diff"]
+SEGMENT_SYNC_MODES: tuple[SegmentSyncMode, ...] = ("replace", "diff")
+
+
+class SegmentSync(Base):
+    """A segment's members, with chosen profile fields, written to a table of an external SQL
+    database on a cron schedule (herald.segments.sync): `replace` rebuilds the table whole,
+    `diff` inserts, updates and deletes rows keyed by profile_id.
+
+    `url` is a SQLAlchemy URL and may hold a password: show it only through
+    `herald.imports.sql_source.masked_url`.
+    """
+
+    __tablename__ = "segment_syncs"
+    __table_args__ = (
+        CheckConstraint("mode in ('replace', 'diff')", name="segment_sync_mode"),
+        CheckConstraint(
+            "last_status is null or last_status in ('succeeded', 'failed')",
+            name="segment_sync_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, comment="lowercase snake_case")
+    segment_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("segments.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(Text, comment="SQLAlchemy URL of the target database")
+    table_name: Mapped[str] = mapped_column(String(300), comment="table (or schema.table)")
+    fields: Mapped[list[str]] = mapped_column(
+        JSONDocument, default=list, comment="profile fields to write; empty: all"
+    )
+    mode: Mapped[str] = mapped_column(String(20), default="replace", comment="replace or diff")
+    schedule: Mapped[str] = mapped_column(
+        String(100), default="0 * * * *", comment="cron expression (UTC)"
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[str | None] = mapped_column(String(20), comment="succeeded or failed")
+    last_inserted: Mapped[int | None] = mapped_column(BigInteger)
+    last_updated: Mapped[int | None] = mapped_column(BigInteger)
+    last_deleted: Mapped[int | None] = mapped_column(BigInteger)
+    last_total: Mapped[int | None] = mapped_column(BigInteger, comment="rows in the target")
+    last_error: Mapped[str | None] = mapped_column(Text, comment="why the last run failed")
+
+    def __repr__(self) -> str:
+        return f"SegmentSync({self.name!r} -> {self.table_name!r}, {self.mode})"

@@ -54,6 +54,10 @@ STORE_TABLES = {
     "profile_subscription_changes",
     "profile_relations",
     "profile_unmerges",
+    "segments",
+    "segment_versions",
+    "segment_list_entries",
+    "segment_syncs",
 }
 
 
