@@ -18,6 +18,7 @@ import typer
 from herald.cli_db import db_app
 from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `profile unmerge`
 from herald.cli_profiles import export_command, profile_app, unify_command
+from herald.cli_segments import segment_app
 from herald.cli_sources import sources_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
 app.add_typer(profile_app, name="profile")
+app.add_typer(segment_app, name="segment")
 app.command(name="unify")(unify_command)
 app.command(name="export")(export_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +54,10 @@ def generate(
     seed: int = typer.Option(42, help="Random seed: the same seed gives the same files."),
     end_date: str = typer.Option("2026-11-01", help="Last day of generated history (YYYY-MM-DD)."),
 ) -> None:
-    """Write realistic sample landing data under HERALD_HOME/landing."""
+    """Write realistic sample landing data under HERALD_HOME/landing, with the profile
+    records of the profile database `customers` (whose schema it applies)."""
     from herald.generate import generate as run_generate
+    from herald.generate.database import apply_customers_schema, describe
 
     settings = _settings()
     try:
@@ -68,6 +72,7 @@ def generate(
         f"generated {total:,} rows in {report.seconds:.1f} s "
         f"({report.rows_per_second:,.0f} rows/s) under {settings.landing_dir}"
     )
+    typer.echo(describe(apply_customers_schema(settings.database_url)))
 
 
 @app.command()
@@ -242,9 +247,13 @@ def demo(
     serve: bool = typer.Option(True, help="Serve the Dagster UI after materialising."),
 ) -> None:
     """Generate sample data, materialise everything, then serve the Dagster UI."""
+    from herald.generate.database import apply_customers_schema, describe
+
     settings = _settings()
     if not any(settings.landing_dir.glob("*/*.*")):
-        generate(profiles=profiles, seed=seed, end_date="2026-11-01")
+        generate(profiles=profiles, seed=seed, end_date="2026-11-01")  # applies the schema
+    else:
+        typer.echo(describe(apply_customers_schema(settings.database_url)))
     materialize(select=None)
     if not serve:
         return

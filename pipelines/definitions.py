@@ -7,6 +7,8 @@ import dagster as dg
 from assets.landing import build_landing_assets
 from assets.profiles import build_profiles_asset
 from assets.resources import StoreResource, WarehouseResource
+from assets.segment_syncs import build_segment_sync_schedules, segment_sync_job
+from assets.segments import build_segment_assets, build_segment_sensor, segment_refresh_job
 from assets.sensors import build_landing_sensor
 from assets.sql_models import build_model_assets
 from assets.sql_sources import build_sql_source_schedules, sql_source_import_job
@@ -26,18 +28,27 @@ def build_definitions(
     landing_assets = build_landing_assets(project, settings.landing_dir, warehouse.kind)
     model_assets = build_model_assets(project, warehouse.target(), warehouse.kind)
     return dg.Definitions(
-        assets=[*landing_assets, *model_assets, build_profiles_asset(warehouse.kind)],
-        schedules=build_sql_source_schedules(settings),
+        assets=[
+            *landing_assets,
+            *model_assets,
+            build_profiles_asset(warehouse.kind),
+            *build_segment_assets(warehouse.kind),
+        ],
+        schedules=[*build_sql_source_schedules(settings), *build_segment_sync_schedules(settings)],
         jobs=[
             sql_source_import_job,
+            segment_refresh_job,
+            segment_sync_job,
             dg.define_asset_job(
                 ALL_ASSETS_JOB,
-                selection=dg.AssetSelection.all(),
-                description="Load new landing files and rebuild every model.",
+                selection=dg.AssetSelection.all() - dg.AssetSelection.assets("segment_members"),
+                description="Load new landing files and rebuild every model; segments: "
+                "herald_segment_refresh.",
             ),
         ],
         sensors=[
             build_landing_sensor(project, settings.landing_dir, store),
+            build_segment_sensor(store),
             dg.AutomationConditionSensorDefinition(
                 "herald_automation",
                 target=dg.AssetSelection.all(),

@@ -16,6 +16,8 @@ from herald.settings import Settings
 from herald.store import create_store_engine, migrate, record_run_finished, record_run_started
 from pipelines.definitions import build_definitions
 
+SEGMENT_ASSET = "segment_members"
+
 
 @dataclass
 class AssetOutcome:
@@ -77,11 +79,17 @@ def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
     defs = build_definitions(settings)
     chosen = selection_from_text(selection)
     assets = list(defs.assets or [])
+    wants_segments = chosen is None
     if chosen is not None:
         graph = defs.resolve_asset_graph()
         keys = chosen.resolve(graph)
         if not keys:
             raise HeraldError(f"--select {selection!r} matches no asset")
+        wants_segments = dg.AssetKey(SEGMENT_ASSET) in keys
+    # Segments are partitioned (one partition per segment): they run after the rest.
+    chosen = (chosen or dg.AssetSelection.all()) - dg.AssetSelection.assets(SEGMENT_ASSET)
+    if not chosen.resolve(defs.resolve_asset_graph()):
+        return materialize_segments(settings)
     store = create_store_engine(settings.database_url)
     migrate(store)
     run_record = record_run_started(store, "materialize", selection=selection)
@@ -97,6 +105,11 @@ def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
         seconds=time.perf_counter() - started,
         assets=_outcomes(result),
     )
+    if wants_segments and outcome.success:
+        segments = materialize_segments(settings)
+        outcome.assets += segments.assets
+        outcome.success = segments.success
+        outcome.seconds = time.perf_counter() - started
     errors = [f"{asset.name}: {asset.error}" for asset in outcome.assets if asset.error]
     record_run_finished(
         store,
@@ -108,6 +121,71 @@ def materialize(settings: Settings, selection: str | None = None) -> RunOutcome:
         details={"seconds": round(outcome.seconds, 3), "assets": len(outcome.assets)},
     )
     return outcome
+
+
+def materialize_segments(
+    settings: Settings, names: list[str] | None = None, *, with_inputs: bool = False
+) -> RunOutcome:
+    """Refresh segments (all when `names` is None) in one Dagster run of `segment_members`,
+    over the partitions (one per segment) it is given; `with_inputs` rebuilds
+    `segment_inputs` first (in a run of its own)."""
+    from herald.segments.catalog import list_segments
+
+    prepare_instance(settings)
+    store = create_store_engine(settings.database_url)
+    migrate(store)
+    every = [segment.name for segment in list_segments(store)]
+    wanted = every if names is None else names
+    missing = [name for name in wanted if name not in every]
+    if missing:
+        raise HeraldError(f"there is no segment {missing[0]!r} (herald segment list shows them)")
+    started = time.perf_counter()
+    outcomes: list[AssetOutcome] = []
+    run_id, success = "", True
+    if with_inputs:
+        inputs = materialize(settings, "segment_inputs")
+        outcomes += inputs.assets
+        run_id, success = inputs.run_id, inputs.success
+    if wanted and success:
+        defs = build_definitions(settings)
+        assets = list(defs.assets or [])
+        with dg.DagsterInstance.get() as instance:
+            partitions = "segments"
+            known = set(instance.get_dynamic_partitions(partitions))
+            instance.add_dynamic_partitions(partitions, [n for n in every if n not in known])
+            order = instance.get_dynamic_partitions(partitions)
+            chosen_keys = [key for key in order if key in set(wanted)]
+            for first, last in _ranges(order, chosen_keys):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = dg.materialize(
+                        assets,  # type: ignore[arg-type]
+                        instance=instance,
+                        resources=defs.resources,
+                        selection=dg.AssetSelection.assets(SEGMENT_ASSET),
+                        raise_on_error=False,
+                        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                        tags={
+                            "herald/command": "segment refresh",
+                            "dagster/asset_partition_range_start": first,
+                            "dagster/asset_partition_range_end": last,
+                        },
+                    )
+                outcomes += _outcomes(result)
+                run_id, success = result.run_id, success and result.success
+    return RunOutcome(run_id, success, time.perf_counter() - started, outcomes)
+
+
+def _ranges(order: list[str], chosen: list[str]) -> list[tuple[str, str]]:
+    """The chosen partition keys as runs of neighbours in the partitions' order."""
+    ranges: list[tuple[str, str]] = []
+    positions = {key: index for index, key in enumerate(order)}
+    for key in chosen:
+        if ranges and positions[ranges[-1][1]] + 1 == positions[key]:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
 
 
 def _execute(

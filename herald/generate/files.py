@@ -34,9 +34,14 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: Path, dictionary: list[str] | None = None) -> None:
+    """Write with the fixed settings; `dictionary` limits dictionary encoding to those columns
+    (trying it on unique long texts costs time and saves nothing)."""
     temporary = temporary_path(path)
-    pq.write_table(table, temporary, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    options = (
+        PARQUET_OPTIONS if dictionary is None else {**PARQUET_OPTIONS, "use_dictionary": dictionary}
+    )
+    pq.write_table(table, temporary, row_group_size=ROW_GROUP_ROWS, **options)
     os.replace(temporary, path)
 
 

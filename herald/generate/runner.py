@@ -22,7 +22,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from herald.errors import HeraldError
-from herald.generate import commerce, files, messaging, randomness, records, schemas, text
+from herald.generate import (
+    commerce,
+    files,
+    messaging,
+    profile_records,
+    randomness,
+    records,
+    schemas,
+    text,
+)
 from herald.generate.catalogue import (
     Campaigns,
     Catalogue,
@@ -143,7 +152,7 @@ def _generate_chunk(job: _ChunkJob) -> _ChunkResult:
         if file_format == "csv":
             files.write_csv(table, path)
         else:
-            files.write_parquet(table, path)
+            files.write_parquet(table, path, schemas.DICTIONARY_COLUMNS.get(source))
         written.append(str(path))
         rows[source] = table.num_rows
 
@@ -187,7 +196,8 @@ def _generate_chunk(job: _ChunkJob) -> _ChunkResult:
             "consent_sms": pa.array(web.consent_sms),
         }
     )
-    write("web_signups", web_table.take(pa.array(web_order)))
+    web_table = web_table.take(pa.array(web_order))
+    write("web_signups", web_table)
 
     # Shop customers: registered before any device logs in with the account.
     order_rng = rng(randomness.ORDERS)
@@ -216,12 +226,13 @@ def _generate_chunk(job: _ChunkJob) -> _ChunkResult:
             ),
         }
     )
-    write("shop_customers", shop_table.take(pa.array(shop_order)))
+    shop_table = shop_table.take(pa.array(shop_order))
+    write("shop_customers", shop_table)
 
-    write(
-        "devices",
-        devices_table(devices, signup_ids, customer_ids, browsing.first_seen, browsing.last_seen),
+    device_table = devices_table(
+        devices, signup_ids, customer_ids, browsing.first_seen, browsing.last_seen
     )
+    write("devices", device_table)
 
     orders = commerce.place_orders(
         shop,
@@ -275,6 +286,28 @@ def _generate_chunk(job: _ChunkJob) -> _ChunkResult:
         "subscriptions",
         messaging.subscriptions_table(
             crm, person, devices, sent, rng(randomness.SUBSCRIPTIONS), window
+        ),
+    )
+
+    write(
+        "profile_records",
+        profile_records.landing_table(
+            [
+                profile_records.crm_records(crm, person),
+                profile_records.web_records(web_table, web.person[web_order], person),
+                profile_records.shop_records(
+                    shop_table,
+                    shop.person[shop_order],
+                    person,
+                    profile_records.ordered_categories(orders, shop.size).take(
+                        pa.array(shop_order)
+                    ),
+                ),
+                profile_records.device_records(devices, device_table),
+            ],
+            chunk=chunk,
+            seed=seed,
+            imported_ms=window.end_ms,
         ),
     )
 

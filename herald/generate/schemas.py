@@ -75,6 +75,21 @@ SUBSCRIPTIONS = _schema(
     ("changed_at", _TS), ("source", _S),
 )  # fmt: skip
 
+# Raw profile records, exactly as herald/profiles/records.py writes them (PROFILE_RECORDS_SCHEMA;
+# not imported from there, so generator processes do not load the operational store).
+PROFILE_RECORDS = pa.schema(
+    [
+        pa.field("database", _S, nullable=False),
+        pa.field("source", _S, nullable=False),
+        pa.field("import_id", _S, nullable=False),
+        pa.field("row_number", pa.int64(), nullable=False),
+        pa.field("record_key", _S, nullable=False),
+        pa.field("mode", _S, nullable=False),
+        pa.field("imported_at", _TS, nullable=False),
+        pa.field("fields", _S, nullable=False),
+    ]
+)
+
 IDENTITIES = _schema(("source", _S), ("record_key", _S), ("person_id", _S))
 
 # Landing sources in the order they are written: (name, file format, schema).
@@ -88,7 +103,12 @@ SOURCES: tuple[tuple[str, str, pa.Schema], ...] = (
     ("order_items", "parquet", ORDER_ITEMS),
     ("message_events", "parquet", MESSAGE_EVENTS),
     ("subscriptions", "parquet", SUBSCRIPTIONS),
+    ("profile_records", "parquet", PROFILE_RECORDS),
 )
+# Sources whose Parquet files dictionary-encode only these columns (the others: every column).
+DICTIONARY_COLUMNS: dict[str, list[str]] = {
+    "profile_records": ["database", "source", "import_id", "mode", "imported_at"],
+}
 SCHEMAS: dict[str, pa.Schema] = {name: schema for name, _format, schema in SOURCES}
 FORMATS: dict[str, str] = {name: file_format for name, file_format, _schema in SOURCES}
 # Sources whose records the truth file maps to persons, with their key column.

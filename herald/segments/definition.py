@@ -410,9 +410,9 @@ def _definition(document: object) -> SegmentDefinition:
 
 
 def _cron(value: object) -> str:
-    from dagster._utils.schedules import is_valid_cron_string
+    from croniter import croniter
 
-    if not isinstance(value, str) or not is_valid_cron_string(value):
+    if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
         raise SegmentDefinitionError(
             f"refresh: {value!r} is not a cron schedule like '0 * * * *' (every hour)"
         )

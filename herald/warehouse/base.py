@@ -99,6 +99,11 @@ class Warehouse(abc.ABC):
         """Replace the rows of `table` whose keys appear in the select, and add the rest."""
 
     @abc.abstractmethod
+    def replace_partition(self, table: str, column: str, value: str, select_sql: str) -> None:
+        """Replace, atomically, the rows of `table` whose `column` equals `value` (the table's
+        partition key on ClickHouse) with a select's rows, which must all have that value."""
+
+    @abc.abstractmethod
     def create_view_as(self, view: str, select_sql: str) -> None:
         """Create or replace a view."""
 

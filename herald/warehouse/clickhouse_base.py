@@ -172,6 +172,29 @@ class ClickHouseBase(Warehouse):
             self.command(f"drop table if exists {self.qualify(delta)} sync")
             self.command(f"drop table if exists {self.qualify(rebuilt)} sync")
 
+    def replace_partition(self, table: str, column: str, value: str, select_sql: str) -> None:
+        """Build the partition in a copy of the table, then REPLACE PARTITION (atomic); an
+        empty select drops the partition."""
+        staging = f"{table}__part_{uuid.uuid4().hex[:8]}"
+        columns = ", ".join(self.quote(info.name) for info in self.columns(table))
+        self.command(f"create table {self.qualify(staging)} as {self.qualify(table)}")
+        try:
+            self.command(
+                f"insert into {self.qualify(staging)} ({columns}) select {columns} "
+                f"from (\n{select_sql}\n) as _herald_part"
+            )
+            if self.row_count(staging):
+                self.command(
+                    f"alter table {self.qualify(table)} replace partition {self.literal(value)} "
+                    f"from {self.qualify(staging)}"
+                )
+            else:
+                self.command(
+                    f"alter table {self.qualify(table)} drop partition {self.literal(value)}"
+                )
+        finally:
+            self.command(f"drop table if exists {self.qualify(staging)} sync")
+
     def create_view_as(self, view: str, select_sql: str) -> None:
         existing = {info.name: info.kind for info in self.list_tables()}
         if existing.get(view) == "table":

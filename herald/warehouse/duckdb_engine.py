@@ -150,6 +150,15 @@ class DuckDBWarehouse(Warehouse):
             ]
         )
 
+    def replace_partition(self, table: str, column: str, value: str, select_sql: str) -> None:
+        target = self.qualify(table)
+        self.execute_all(
+            [
+                f"delete from {target} where {self.quote(column)} = {self.literal(value)}",
+                f"insert into {target} by name\n{select_sql}",
+            ]
+        )
+
     def create_view_as(self, view: str, select_sql: str) -> None:
         self.execute(f"create or replace view {self.qualify(view)} as\n{select_sql}")
 

@@ -84,7 +84,12 @@ def test_materialize_builds_everything_on_a_temporary_duckdb(herald_home: Path) 
 def test_a_selection_runs_only_those_assets(herald_home: Path) -> None:
     materialize(load_settings())
     outcome = materialize(load_settings(), "key:order_items+")
-    assert sorted(asset.name for asset in outcome.assets) == ["order_items", "orders"]
+    # Downstream of order_items: orders, and the inputs segments read.
+    assert sorted(asset.name for asset in outcome.assets) == [
+        "order_items",
+        "orders",
+        "segment_inputs",
+    ]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
