@@ -102,6 +102,8 @@ from herald.settings import Settings, load_settings
 from herald.store import ProfileDatabase, ProfileImport, create_store_engine, migrate, session_scope
 from herald.store.models import CHANNELS, SUBSCRIPTION_STATUSES
 from herald.warehouse.base import Warehouse
+from ui.errors import APIError
+from ui.segments_api import add_segment_routes
 
 MAX_PROFILES = 10_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -420,13 +422,6 @@ class ProfileRelations(BaseModel):
     profile_id: str
     database: str
     relations: list[Relation]
-
-
-class APIError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 _bearer = HTTPBearer(auto_error=False, description="The value of HERALD_API_TOKEN.")
@@ -908,6 +903,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise APIError(404, str(exc)) from None
         return request.as_dict()
 
+    add_segment_routes(app, store, authorized, _card_warehouse)
     return app
 
 

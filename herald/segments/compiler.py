@@ -740,12 +740,10 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
 def _holds_for(comparison: Comparison, value: float | None) -> bool:
     """Whether a comparison holds for a profile with no activity rows (its aggregate)."""
     op, expected = comparison.op, comparison.value
-    if value is None:
-        return op == "empty"
-    if op == "not_empty":
-        return True
     if op == "empty":
-        return False
+        return value is None
+    if op == "not_empty":
+        return value is not None
     if op.startswith("not_"):
         return not _holds_for(Comparison(op.removeprefix("not_"), expected), value)  # type: ignore[arg-type]
     checks: dict[str, Callable[[], bool]] = {
@@ -757,6 +755,8 @@ def _holds_for(comparison: Comparison, value: float | None) -> bool:
         "at_most": lambda: value <= expected,
         "between": lambda: expected[0] <= value <= expected[1],
     }
+    if value is None:
+        return False
     check = checks.get(op)
     return bool(check()) if check else False
 

@@ -82,7 +82,7 @@ nullif(json_extract_string({{ expr }}, '$.{{ key }}'), '')
 {%- endmacro %}
 
 {% macro clickhouse__seg_json_text(expr, key) -%}
-nullIf(if(JSONType({{ expr }}, '{{ key }}') = 'String', JSONExtractString({{ expr }}, '{{ key }}'), JSONExtractRaw({{ expr }}, '{{ key }}')), '')
+nullIf(multiIf(JSONType({{ expr }}, '{{ key }}') = 'String', JSONExtractString({{ expr }}, '{{ key }}'), JSONType({{ expr }}, '{{ key }}') = 'Null', '', JSONExtractRaw({{ expr }}, '{{ key }}')), '')
 {%- endmacro %}
 
 {# A stable bucket 0..99 of a text: the first four bytes of its MD5 as an unsigned integer. #}

@@ -1,0 +1,225 @@
+"""The segments part of the JSON API: the same operations as `herald segment ...`.
+
+The API writes the operational store only (rule 1): a saved, changed or frozen segment, or
+a changed list, is refreshed by a Dagster run that the `segment_sensor` requests within
+about 30 s (responses say `refresh: requested`). Reads open the warehouse read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Query, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from starlette.background import BackgroundTask
+
+from herald.errors import HeraldError, WarehouseBusy, WarehouseError
+from herald.profiles.databases import UnknownProfileDatabase, get_database
+from herald.segments.catalog import (
+    NotAStaticSegment,
+    SegmentInUse,
+    UnknownSegment,
+    change_list,
+    delete_segment,
+    freeze_segment,
+    get_segment,
+    list_segments,
+    save_segment,
+)
+from herald.segments.compiler import SEGMENT_MEMBERS
+from herald.segments.definition import SegmentDefinitionError, parse_definition
+from herald.segments.export import EXPORT_FORMATS, UnknownSegmentField, export_segment
+from herald.segments.materialize import SEGMENT_SIZES
+from herald.segments.service import (
+    SegmentInputsMissing,
+    UnknownProfile,
+    definition_checker,
+    estimate,
+    explain,
+)
+from herald.warehouse.base import Warehouse
+from ui.errors import APIError
+
+MAX_MEMBERS_PAGE = 10_000
+MAX_LIST_CHANGE = 100_000
+
+
+class FreezeRequest(BaseModel):
+    as_name: str = Field(alias="as", description="The name of the static copy.")
+
+
+class ListChange(BaseModel):
+    add: list[str] = Field(default_factory=list, max_length=MAX_LIST_CHANGE)
+    remove: list[str] = Field(default_factory=list, max_length=MAX_LIST_CHANGE)
+
+
+@contextlib.contextmanager
+def segment_errors() -> Iterator[None]:
+    """Segment errors as API errors: 404 unknown, 409 conflict, 422 bad input, 503 busy."""
+    try:
+        yield
+    except (UnknownSegment, UnknownProfile, UnknownProfileDatabase) as exc:
+        raise APIError(404, str(exc)) from None
+    except (SegmentInUse, NotAStaticSegment, SegmentInputsMissing) as exc:
+        raise APIError(409, str(exc)) from None
+    except (SegmentDefinitionError, UnknownSegmentField) as exc:
+        raise APIError(422, str(exc)) from None
+    except WarehouseBusy as exc:
+        raise APIError(503, str(exc)) from None
+    except WarehouseError as exc:
+        raise APIError(503, f"the warehouse cannot be read now: {exc}") from None
+    except HeraldError as exc:
+        raise APIError(422, str(exc)) from None
+
+
+def _latest_size(warehouse: Warehouse, name: str) -> dict[str, Any]:
+    if not warehouse.exists(SEGMENT_SIZES):
+        return {}
+    rows = warehouse.query_arrow(
+        f"select members, computed_at from {warehouse.qualify(SEGMENT_SIZES)} "
+        f"where segment_id = {warehouse.literal(name)} order by computed_at desc limit 1"
+    ).to_pylist()
+    return rows[0] if rows else {}
+
+
+def add_segment_routes(
+    app: FastAPI,
+    store: Engine,
+    authorized: Callable[..., None],
+    warehouse_dependency: Callable[..., Iterator[Warehouse]],
+) -> None:
+    options: dict[str, Any] = {"dependencies": [Depends(authorized)], "tags": ["segments"]}
+    WarehouseDep = Annotated[Warehouse, Depends(warehouse_dependency)]
+    Definition = Annotated[dict[str, Any], Body(description="A segment definition document.")]
+
+    @app.get("/api/v1/segments", **options)
+    def segments(database: str | None = None) -> list[dict[str, Any]]:
+        """Every segment (of one database with ?database=)."""
+        with segment_errors():
+            return [segment.summary() for segment in list_segments(store, database)]
+
+    @app.post("/api/v1/segments", status_code=201, **options)
+    def create_segment(document: Definition, wh: WarehouseDep) -> dict[str, Any]:
+        """Save a segment (a new version when it exists); checked against the schema and the
+        warehouse before anything is written."""
+        with segment_errors():
+            definition = parse_definition(document)
+            schema = get_database(store, definition.database).schema
+            saved = save_segment(store, definition, check=definition_checker(wh, schema))
+        return {"segment": saved.summary(), "refresh": "requested"}
+
+    @app.post("/api/v1/segments/estimate", **options)
+    def estimate_segment(document: Definition, wh: WarehouseDep) -> dict[str, Any]:
+        """How many profiles an unsaved definition matches now."""
+        with segment_errors():
+            definition = parse_definition(document)
+            schema = get_database(store, definition.database).schema
+            return estimate(wh, schema, definition)
+
+    @app.get("/api/v1/segments/{name}", **options)
+    def segment(name: str, wh: WarehouseDep) -> dict[str, Any]:
+        """A segment, its current definition and its latest size."""
+        with segment_errors():
+            found = get_segment(store, name)
+            return {
+                **found.summary(),
+                **_latest_size(wh, name),
+                "definition": dict(found.definition.document),
+            }
+
+    @app.delete("/api/v1/segments/{name}", status_code=204, **options)
+    def remove_segment(name: str) -> Response:
+        """Delete a segment (409 when other segments name it)."""
+        with segment_errors():
+            delete_segment(store, name)
+        return Response(status_code=204)
+
+    @app.get("/api/v1/segments/{name}/members", **options)
+    def members(
+        name: str,
+        wh: WarehouseDep,
+        limit: Annotated[int, Query(ge=0, le=MAX_MEMBERS_PAGE)] = 100,
+        after: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> dict[str, Any]:
+        """The members computed last, ordered by profile id; page with ?after=<last id>."""
+        with segment_errors():
+            get_segment(store, name)
+            if not wh.exists(SEGMENT_MEMBERS):
+                return {"segment": name, "members": 0, "profiles": []}
+            table = wh.qualify(SEGMENT_MEMBERS)
+            key = wh.literal(name)
+            total = int(wh.scalar(f"select count(*) from {table} where segment_id = {key}") or 0)
+            where = f"segment_id = {key}" + (
+                f" and profile_id > {wh.literal(after)}" if after is not None else ""
+            )
+            rows = wh.query_arrow(
+                f"select profile_id, since from {table} where {where} "
+                f"order by profile_id limit {limit}"
+            ).to_pylist()
+        return {"segment": name, "members": total, "profiles": rows}
+
+    @app.post("/api/v1/segments/{name}/members", **options)
+    def change_members(name: str, change: ListChange) -> dict[str, Any]:
+        """Add profiles to, or remove them from, a static segment."""
+        with segment_errors():
+            added = change_list(store, name, change.add, included=True, source="api")
+            removed = change_list(store, name, change.remove, included=False, source="api")
+        return {
+            "segment": name,
+            "added": added["changed"],
+            "removed": removed["changed"],
+            "refresh": "requested",
+        }
+
+    @app.get("/api/v1/segments/{name}/explain", **options)
+    def explain_segment(
+        name: str, wh: WarehouseDep, profile: Annotated[str, Query(max_length=1000)]
+    ) -> dict[str, Any]:
+        """Why a profile is in the segment or not: each condition true or false, with the
+        value behind it."""
+        with segment_errors():
+            found = get_segment(store, name)
+            schema = get_database(store, found.database).schema
+            return explain(wh, schema, found.definition, profile)
+
+    @app.post("/api/v1/segments/{name}/freeze", status_code=201, **options)
+    def freeze(name: str, request: FreezeRequest) -> dict[str, Any]:
+        """A static copy of a dynamic segment's members, taken at its first refresh."""
+        with segment_errors():
+            frozen = freeze_segment(store, name, request.as_name)
+        return {"segment": frozen.summary(), "refresh": "requested"}
+
+    @app.get("/api/v1/segments/{name}/export", **options)
+    def export(
+        name: str,
+        wh: WarehouseDep,
+        format: Literal["csv", "xlsx", "parquet"] = "csv",
+        fields: Annotated[str | None, Query(description="Comma-separated fields.")] = None,
+    ) -> FileResponse:
+        """The members with chosen profile fields as a file."""
+        assert format in EXPORT_FORMATS
+        with segment_errors():
+            found = get_segment(store, name)
+            chosen = [field.strip() for field in fields.split(",")] if fields else None
+            folder = Path(tempfile.mkdtemp(prefix="herald-export-"))
+            out = folder / f"{name}.{format}"
+            export_segment(wh, name, found.database, chosen, format, out)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return FileResponse(
+            out,
+            filename=f"{name}-{stamp}.{format}",
+            background=BackgroundTask(_remove, folder),
+        )
+
+
+def _remove(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink(missing_ok=True)
+    folder.rmdir()
