@@ -7,8 +7,8 @@ the sensor that keeps the partitions in step with the store and runs scheduled r
   run refreshes the partitions it is given, a segment after those it names. Eager: a change
   of the inputs refreshes every segment.
 - `segment_sensor`: adds a partition for every new segment (and requests its first
-  refresh), removes those of deleted segments, and requests the refresh of segments whose
-  `refresh` cron is due.
+  refresh), removes those of deleted segments, and requests the refresh of segments saved
+  or changed since its last tick and of those whose `refresh` cron is due.
 """
 
 import time
@@ -92,14 +92,17 @@ def _segment_members_asset(kind: str, segment_inputs: dg.AssetsDefinition) -> dg
     def segment_members(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, store: StoreResource
     ) -> dg.MaterializeResult:
-        from herald.segments.refresh import refresh_segments
+        from herald.segments.catalog import list_segments
+        from herald.segments.refresh import forget_deleted, refresh_segments
 
         started = time.perf_counter()
         keys = list(context.partition_keys)
+        engine = store.engine()
         with warehouse.open() as connection:
             reports = refresh_segments(
-                connection, store.engine(), keys, as_of=datetime.now(UTC), log=context.log.info
+                connection, engine, keys, as_of=datetime.now(UTC), log=context.log.info
             )
+            forget_deleted(connection, [segment.name for segment in list_segments(engine)])
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(report["members"] for report in reports),

@@ -297,6 +297,7 @@ def change_list(
         }
         changed = 0
         now = utc_now()
+        segment.updated_at = now  # the segment sensor refreshes segments changed since
         for profile_id in ids:
             row = current.get(profile_id)
             if row is None:

@@ -245,14 +245,34 @@ def _build_activity(
     if not present or not databases or not links:
         warehouse.create_table_as(activity.table, _empty(warehouse, columns), ORDER)
         return
-    parts = [_activity_sql(warehouse, activity, database, links) for database in databases]
+    available = set(source_columns)
+    if activity.join:
+        available |= {column.name for column in warehouse.columns(ORDERS.source)}
+    parts = [
+        _activity_sql(warehouse, activity, database, links, available) for database in databases
+    ]
     warehouse.create_table_as(activity.table, "\nunion all\n".join(parts), ORDER)
 
 
 def _activity_sql(
-    warehouse: Warehouse, activity: ActivityInput, database: str, links: Sequence[str]
+    warehouse: Warehouse,
+    activity: ActivityInput,
+    database: str,
+    links: Sequence[str],
+    available: set[str],
 ) -> str:
-    expressions = activity.expressions or {}
+    """The source's rows of one database with their profile; a column the source does not
+    have is NULL."""
+    expressions = {
+        name: (f"s.{name}" if name in available else "null") for name, _kind in activity.columns
+    }
+    expressions.update(
+        {
+            name: expression
+            for name, expression in (activity.expressions or {}).items()
+            if expression.split(".")[-1] in available
+        }
+    )
     dialect = warehouse.dialect
 
     def link_column(link: str) -> str:
@@ -266,7 +286,7 @@ def _activity_sql(
     if len(links) == 1:
         profile = "l0.profile_id"
     selected = ",\n    ".join(
-        f"{_cast(expressions.get(name, f's.{name}'), kind, dialect)} as {warehouse.quote(name)}"
+        f"{_cast(expressions[name], kind, dialect)} as {warehouse.quote(name)}"
         for name, kind in activity.columns
     )
     join = activity.join.format(orders=warehouse.qualify(ORDERS.source))

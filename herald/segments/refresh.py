@@ -18,6 +18,7 @@ from herald.segments.catalog import (
     list_entries,
     refresh_order,
 )
+from herald.segments.compiler import SEGMENT_MEMBERS
 from herald.segments.materialize import refresh_segment
 from herald.warehouse.base import Warehouse
 
@@ -56,10 +57,29 @@ def refresh_segments(
     return reports
 
 
+def forget_deleted(warehouse: Warehouse, names: Sequence[str]) -> list[str]:
+    """Empty `segment_members` of segments no longer in the store (their history in
+    segment_membership_changes and segment_sizes stays); returns their names."""
+    if not warehouse.exists(SEGMENT_MEMBERS):
+        return []
+    table = warehouse.qualify(SEGMENT_MEMBERS)
+    present = warehouse.query_arrow(f"select distinct segment_id from {table}").column(0)
+    gone = sorted(set(present.to_pylist()) - set(names))
+    for name in gone:
+        warehouse.replace_partition(
+            SEGMENT_MEMBERS, "segment_id", name, f"select * from {table} where 1 = 0"
+        )
+    return gone
+
+
 def due_segments(segments: Sequence[SegmentInfo], since: datetime, now: datetime) -> list[str]:
-    """Dynamic segments whose `refresh` cron fired after `since` and by `now` (UTC)."""
+    """Segments to refresh between `since` and `now` (UTC): those saved or whose list changed
+    in that time, and dynamic ones whose `refresh` cron fired in it."""
     due = []
     for segment in segments:
+        if since < segment.updated_at <= now:
+            due.append(segment.name)
+            continue
         if segment.kind != "dynamic" or not segment.refresh:
             continue
         following = croniter(segment.refresh, since).get_next(datetime)

@@ -152,10 +152,13 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_partition(self, table: str, column: str, value: str, select_sql: str) -> None:
         target = self.qualify(table)
+        # The select may read the table itself: it is computed before the delete.
         self.execute_all(
             [
+                f"create or replace temp table _herald_partition as\n{select_sql}",
                 f"delete from {target} where {self.quote(column)} = {self.literal(value)}",
-                f"insert into {target} by name\n{select_sql}",
+                f"insert into {target} by name select * from _herald_partition",
+                "drop table _herald_partition",
             ]
         )
 
