@@ -255,6 +255,7 @@ def demo(
     else:
         typer.echo(describe(apply_customers_schema(settings.database_url)))
     materialize(select=None)
+    _example_segments(settings)
     if not serve:
         return
     run = importlib.import_module("pipelines.run")
@@ -274,6 +275,37 @@ def demo(
         str(port),
     ]
     raise typer.Exit(subprocess.call(command, env=env, cwd=REPO_ROOT))
+
+
+def _example_segments(settings: Settings) -> None:
+    """Save the example segments of docs/segments (once) and compute them."""
+    from herald.profiles.databases import get_database
+    from herald.segments.catalog import list_segments, save_segment
+    from herald.segments.definition import parse_definition_text, referenced_segments
+    from herald.segments.service import definition_checker
+    from herald.store import create_store_engine
+    from herald.warehouse import open_warehouse
+
+    store = create_store_engine(settings.database_url)
+    try:
+        if list_segments(store):
+            return
+        definitions = [
+            parse_definition_text(path.read_text(encoding="utf-8"), source=str(path))
+            for path in sorted((REPO_ROOT / "docs" / "segments").glob("*.yml"))
+        ]
+        definitions.sort(key=lambda definition: len(referenced_segments(definition.where)))
+        with open_warehouse(settings, read_only=True) as warehouse:
+            for definition in definitions:
+                schema = get_database(store, definition.database).schema
+                save_segment(store, definition, check=definition_checker(warehouse, schema))
+    finally:
+        store.dispose()
+    run = importlib.import_module("pipelines.run")
+    outcome = run.materialize_segments(settings)
+    for asset in outcome.assets:
+        for report in asset.metadata.get("segments") or []:
+            typer.echo(f"  segment {report['segment_id']:<28} {report['members']:>10,} members")
 
 
 def main() -> None:
