@@ -312,7 +312,13 @@ def main() -> None:
     try:
         app()
     except HeraldError as exc:
-        typer.echo(f"herald: {exc}", err=True)
+        from herald.i18n import DEFAULT_LANGUAGE, translate_reason
+
+        try:  # the message in HERALD_LANGUAGE; in English if the settings do not load
+            language = load_settings().language
+        except Exception:
+            language = DEFAULT_LANGUAGE
+        typer.echo(f"herald: {translate_reason(str(exc), language)}", err=True)
         sys.exit(1)
 
 

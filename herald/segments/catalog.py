@@ -107,13 +107,21 @@ def save_segment(
         if existing is not None:
             if existing.database_id != db_id:
                 raise SegmentDefinitionError(
-                    f"database: segment {definition.name!r} belongs to another profile database; "
-                    "a segment keeps its database (create a new segment instead)"
+                    "database: "
+                    + N_("segment {name} belongs to another profile database").format(
+                        name=repr(definition.name)
+                    )
+                    + "; "
+                    + N_("a segment keeps its database (create a new segment instead)")
                 )
             if existing.kind != definition.kind:
                 raise SegmentDefinitionError(
-                    f"kind: segment {definition.name!r} is {existing.kind}; "
-                    "a segment keeps its kind"
+                    "kind: "
+                    + N_("segment {name} is {kind}").format(
+                        name=repr(definition.name), kind=existing.kind
+                    )
+                    + "; "
+                    + N_("a segment keeps its kind")
                 )
         _check_references(session, definition, db_id)
     if check is not None:
@@ -155,7 +163,10 @@ def _check_references(session: Session, definition: SegmentDefinition, db_id: in
     names = referenced_segments(definition.where)
     if definition.name in names:
         raise SegmentDefinitionError(
-            f"where: segment {definition.name!r} names itself; a segment cannot depend on itself"
+            "where: "
+            + N_("segment {name} names itself").format(name=repr(definition.name))
+            + "; "
+            + N_("a segment cannot depend on itself")
         )
     graph = {
         row.name: (row.database_id, tuple(row.depends_on or ()))
@@ -163,14 +174,22 @@ def _check_references(session: Session, definition: SegmentDefinition, db_id: in
     }
     for name in names:
         if name not in graph:
-            raise SegmentDefinitionError(f"where: there is no segment {name!r} to refer to")
+            raise SegmentDefinitionError(
+                "where: " + N_("there is no segment {name} to refer to").format(name=repr(name))
+            )
         if graph[name][0] != db_id:
-            raise SegmentDefinitionError(f"where: segment {name!r} is of another profile database")
+            raise SegmentDefinitionError(
+                "where: "
+                + N_("segment {name} is of another profile database").format(name=repr(name))
+            )
     graph[definition.name] = (db_id, tuple(names))
     cycle = _cycle(graph, definition.name)
     if cycle:
         raise SegmentDefinitionError(
-            "where: segments would depend on each other in a cycle: " + " -> ".join(cycle)
+            "where: "
+            + N_("segments would depend on each other in a cycle: {cycle}").format(
+                cycle=" -> ".join(cycle)
+            )
         )
 
 
@@ -237,7 +256,11 @@ def delete_segment(store: Engine, name: str) -> None:
         ]
         if users:
             raise SegmentInUse(
-                f"segment {name!r} is named by {', '.join(sorted(users))}; change those first"
+                N_("segment {name} is named by {users}").format(
+                    name=repr(name), users=", ".join(sorted(users))
+                )
+                + "; "
+                + N_("change those first")
             )
         session.delete(segment)
 
@@ -248,7 +271,11 @@ def freeze_segment(
     """A static segment holding, from its first refresh on, the members `name` had then."""
     source = get_segment(store, name)
     if source.kind != "dynamic":
-        raise SegmentDefinitionError(f"segment {name!r} is static; freeze a dynamic segment")
+        raise SegmentDefinitionError(
+            N_("segment {name} is static").format(name=repr(name))
+            + "; "
+            + N_("freeze a dynamic segment")
+        )
     definition = parse_definition(
         {
             "name": as_name,
@@ -259,7 +286,9 @@ def freeze_segment(
     )
     with session_scope(store) as session:
         if _find(session, as_name) is not None:
-            raise SegmentDefinitionError(f"name: segment {as_name!r} exists already")
+            raise SegmentDefinitionError(
+                "name: " + N_("segment {name} exists already").format(name=repr(as_name))
+            )
     save_segment(store, definition, created_by=created_by)
     with session_scope(store) as session:
         segment = _find(session, as_name)
@@ -279,15 +308,22 @@ def change_list(
         dict.fromkeys(profile_id.strip() for profile_id in profile_ids if profile_id.strip())
     )
     if len(ids) > MAX_LIST_CHANGE:
-        raise HeraldError(f"at most {MAX_LIST_CHANGE} profiles per change, not {len(ids)}")
+        raise HeraldError(
+            N_("at most {limit} profiles per change, not {count}").format(
+                limit=MAX_LIST_CHANGE, count=len(ids)
+            )
+        )
     with session_scope(store) as session:
         segment = _find(session, name)
         if segment is None:
             raise UnknownSegment(name)
         if segment.kind != "static":
             raise NotAStaticSegment(
-                f"segment {name!r} is dynamic: its members follow its conditions; freeze it "
-                "into a static segment to keep a list"
+                N_("segment {name} is dynamic: its members follow its conditions").format(
+                    name=repr(name)
+                )
+                + "; "
+                + N_("freeze it into a static segment to keep a list")
             )
         current = {
             row.profile_id: row

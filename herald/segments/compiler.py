@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from herald.i18n import N_
 from herald.models.build import target_of
 from herald.models.project import SqlProject
 from herald.models.render import Renderer
@@ -192,7 +193,7 @@ class SegmentCompiler:
     ) -> Leaf:
         compile_leaf = _LEAVES.get(type(condition))
         if compile_leaf is None:
-            raise SegmentDefinitionError(f"{where}: not a condition the compiler knows")
+            raise SegmentDefinitionError(f"{where}: " + N_("not a condition the compiler knows"))
         return compile_leaf(self, condition, where, alias, only)
 
     # --- pieces ---------------------------------------------------------------------------
@@ -264,15 +265,17 @@ class SegmentCompiler:
             low, high = (literal(entry) for entry in value)
             if _parsed(value_type, value[0]) > _parsed(value_type, value[1]):
                 raise SegmentDefinitionError(
-                    f"{where}.value: between [{value[0]}, {value[1]}] is empty: the low end is "
-                    "above the high end"
+                    f"{where}.value: "
+                    + N_(
+                        "between [{low}, {high}] is empty: the low end is above the high end"
+                    ).format(low=value[0], high=value[1])
                 )
             return f"({expression} >= {low} and {expression} <= {high})"
         return self._relative(expression, op, value, value_type, where)
 
     def _relative(self, expression: str, op: str, value: int, value_type: str, where: str) -> str:
         if value_type not in ("date", "datetime"):
-            raise SegmentDefinitionError(f"{where}.op: {op} is for dates")
+            raise SegmentDefinitionError(f"{where}.op: " + N_("{op} is for dates").format(op=op))
         if op == "in_month":
             return f"({self.macro('seg_month', expression)} = {value})"
         if op == "anniversary_within_days":
@@ -305,7 +308,10 @@ class SegmentCompiler:
             parsed = _parsed(value_type, value, where=where)
             if values is not None and parsed not in values:
                 raise SegmentDefinitionError(
-                    f"{where}.value: {value!r} is not one of {', '.join(values)}"
+                    f"{where}.value: "
+                    + N_("{value} is not one of {values}").format(
+                        value=repr(value), values=", ".join(values)
+                    )
                 )
             if value_type in ("string", "enum", "list"):
                 return self.literal(parsed)
@@ -327,7 +333,10 @@ class SegmentCompiler:
         if field is None:
             known = ", ".join(self.fields) or "none"
             raise SegmentDefinitionError(
-                f"{where}: database {self.database!r} has no field {name!r} (fields: {known})"
+                f"{where}: "
+                + N_("database {database} has no field {name} (fields: {fields})").format(
+                    database=repr(self.database), name=repr(name), fields=known
+                )
             )
         return field
 
@@ -348,7 +357,10 @@ class SegmentCompiler:
         allowed = _MEASURE_OPS[value_type]
         if comparison.op not in allowed:
             raise SegmentDefinitionError(
-                f"{where}.op: {comparison.op} does not apply here (use {', '.join(allowed)})"
+                f"{where}.op: "
+                + N_("{op} does not apply here (use {ops})").format(
+                    op=comparison.op, ops=", ".join(allowed)
+                )
             )
         condition = self.compare("v", comparison, value_type, where)
         rows_sql = self.activity(table, rows, only)
@@ -397,8 +409,13 @@ def _field_leaf(
     allowed = _OPS_BY_TYPE[field.type]
     if condition.comparison.op not in allowed:
         raise SegmentDefinitionError(
-            f"{where}.op: {condition.comparison.op} does not apply to field {field.name!r} of "
-            f"type {field.type} (use {', '.join(allowed)})"
+            f"{where}.op: "
+            + N_("{op} does not apply to field {name} of type {type} (use {ops})").format(
+                op=condition.comparison.op,
+                name=repr(field.name),
+                type=field.type,
+                ops=", ".join(allowed),
+            )
         )
     column = f"{alias}.{compiler.warehouse.quote(field.name)}"
     value_type = "list" if field.type == "list" else field.type
@@ -432,7 +449,10 @@ def _property_expression(
     if key == name or not key or not key.replace("_", "").isalnum():
         known = ", ".join(EVENT_PROPERTIES)
         raise SegmentDefinitionError(
-            f"{where}: {name!r} is not an event property ({known}, or properties.<key>)"
+            f"{where}: "
+            + N_("{name} is not an event property ({known}, or properties.<key>)").format(
+                name=repr(name), known=known
+            )
         )
     text = compiler.macro("seg_json_text", "properties", key)
     if numeric:
@@ -449,9 +469,13 @@ def _property_filter(compiler: SegmentCompiler, entry: PropertyFilter, where: st
         compiler, entry.property, f"{where}.property", numeric
     )
     if value_type == "float" and comparison.op in ("contains", "not_contains", "starts_with"):
-        raise SegmentDefinitionError(f"{where}.op: {comparison.op} is for text properties")
+        raise SegmentDefinitionError(
+            f"{where}.op: " + N_("{op} is for text properties").format(op=comparison.op)
+        )
     if value_type == "string" and comparison.op in ORDER_OPS:
-        raise SegmentDefinitionError(f"{where}.op: {comparison.op} is for numbers")
+        raise SegmentDefinitionError(
+            f"{where}.op: " + N_("{op} is for numbers").format(op=comparison.op)
+        )
     if value_type == "string" and comparison.op in ("equals", "not_equals", "in", "not_in"):
         comparison = Comparison(comparison.op, _as_texts(comparison.value))
     return compiler.compare(expression, comparison, value_type, where)
@@ -473,7 +497,10 @@ def _event_leaf(
             compiler, condition.property, f"{where}.property", True
         )
         if kind != "float":
-            raise SegmentDefinitionError(f"{where}.property: {condition.property} is not a number")
+            raise SegmentDefinitionError(
+                f"{where}.property: "
+                + N_("{value} is not a number").format(value=condition.property)
+            )
         function = {"avg": "avg", "min": "min", "max": "max", "sum": "sum"}[measure]
         aggregate = f"{function}({expression})"
         if measure == "sum":
@@ -687,7 +714,9 @@ _LEAVES: dict[type, Callable[..., Leaf]] = {
 # --- values ---------------------------------------------------------------------------------
 def _where(definition: SegmentDefinition) -> Condition:
     if definition.where is None:
-        raise SegmentDefinitionError("where: a static segment has no conditions to compile")
+        raise SegmentDefinitionError(
+            "where: " + N_("a static segment has no conditions to compile")
+        )
     return definition.where
 
 
@@ -696,19 +725,27 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
     it is not one."""
     if value_type in ("string", "enum", "list"):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise SegmentDefinitionError(f"{where}.value: {value!r} is not a text")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is not a text").format(value=repr(value))
+            )
         return str(value)
     if value_type == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SegmentDefinitionError(f"{where}.value: {value!r} is not a whole number")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is not a whole number").format(value=repr(value))
+            )
         return value
     if value_type == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SegmentDefinitionError(f"{where}.value: {value!r} is not a number")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is not a number").format(value=repr(value))
+            )
         return float(value)
     if value_type == "boolean":
         if not isinstance(value, bool):
-            raise SegmentDefinitionError(f"{where}.value: {value!r} is not true or false")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is not true or false").format(value=repr(value))
+            )
         return value
     if value_type == "date":
         if isinstance(value, datetime):
@@ -719,7 +756,8 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
             return date.fromisoformat(str(value))
         except ValueError:
             raise SegmentDefinitionError(
-                f"{where}.value: {value!r} is not a date like 2026-11-26"
+                f"{where}.value: "
+                + N_("{value} is not a date like 2026-11-26").format(value=repr(value))
             ) from None
     if value_type == "datetime":
         if isinstance(value, datetime):
@@ -731,10 +769,15 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
                 moment = datetime.fromisoformat(str(value))
             except ValueError:
                 raise SegmentDefinitionError(
-                    f"{where}.value: {value!r} is not a time like 2026-11-26T10:00:00Z"
+                    f"{where}.value: "
+                    + N_("{value} is not a time like 2026-11-26T10:00:00Z").format(
+                        value=repr(value)
+                    )
                 ) from None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise SegmentDefinitionError(f"{where}: values of type {value_type} cannot be compared")
+    raise SegmentDefinitionError(
+        f"{where}: " + N_("values of type {type} cannot be compared").format(type=value_type)
+    )
 
 
 def _holds_for(comparison: Comparison, value: float | None) -> bool:

@@ -55,6 +55,7 @@ from typing import Any, Literal, cast, get_args
 import yaml
 
 from herald.errors import HeraldError
+from herald.i18n import N_
 
 
 class SegmentDefinitionError(HeraldError):
@@ -337,7 +338,9 @@ def parse_definition_text(text: str, source: str | None = None) -> SegmentDefini
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = f"{source}: " if source else ""
-        raise SegmentDefinitionError(f"{where}not valid YAML or JSON: {exc}") from None
+        raise SegmentDefinitionError(
+            where + N_("not valid YAML or JSON: {error}").format(error=exc)
+        ) from None
     return parse_definition(document, source)
 
 
@@ -349,7 +352,11 @@ def parse_definition(document: object, source: str | None = None) -> SegmentDefi
         return _definition(document)
     except SegmentDefinitionError as exc:
         if source:
-            raise SegmentDefinitionError(f"{source}: {exc}") from None
+            # "<where>: <problem>", as every message here: translate_reason translates the
+            # problem and keeps the place (a file, a key, a path like where.all[0].op).
+            raise SegmentDefinitionError(
+                N_("{where}: {detail}").format(where=source, detail=exc)
+            ) from None
         raise
 
 
@@ -371,31 +378,36 @@ def _definition(document: object) -> SegmentDefinition:
     version = root.get("version", DEFINITION_VERSION)
     if version != DEFINITION_VERSION:
         raise SegmentDefinitionError(
-            f"version: {version!r} is not supported (this Herald reads version 1)"
+            "version: "
+            + N_("{version} is not supported (this Herald reads version 1)").format(
+                version=repr(version)
+            )
         )
     name = _slug(root.get("name"), "name")
     database = root.get("database")
     if not isinstance(database, str) or not database:
-        raise SegmentDefinitionError("database: name the profile database of the segment")
+        raise SegmentDefinitionError("database: " + N_("name the profile database of the segment"))
     kind = root.get("kind", "dynamic")
     if kind not in ("dynamic", "static"):
-        raise SegmentDefinitionError(f"kind: {kind!r} is not dynamic or static")
+        raise SegmentDefinitionError(
+            "kind: " + N_("{kind} is not dynamic or static").format(kind=repr(kind))
+        )
     where_document = root.get("where")
     where = _condition(where_document, "where", 0) if where_document is not None else None
     if kind == "dynamic" and where is None:
         raise SegmentDefinitionError(
-            "where: a dynamic segment needs conditions (a static segment is a list)"
+            "where: " + N_("a dynamic segment needs conditions (a static segment is a list)")
         )
     if kind == "static" and where is not None:
         raise SegmentDefinitionError(
-            "where: a static segment is a list of profiles and has no conditions"
+            "where: " + N_("a static segment is a list of profiles and has no conditions")
         )
     refresh = root.get("refresh")
     if refresh is not None:
         refresh = _cron(refresh)
     allow = root.get("allow_everyone", False)
     if not isinstance(allow, bool):
-        raise SegmentDefinitionError("allow_everyone: true or false")
+        raise SegmentDefinitionError("allow_everyone: " + N_("true or false"))
     return SegmentDefinition(
         name=name,
         database=database,
@@ -414,23 +426,34 @@ def _cron(value: object) -> str:
 
     if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
         raise SegmentDefinitionError(
-            f"refresh: {value!r} is not a cron schedule like '0 * * * *' (every hour)"
+            "refresh: "
+            + N_("{value} is not a cron schedule like '0 * * * *' (every hour)").format(
+                value=repr(value)
+            )
         )
     return value
 
 
 def _condition(document: object, where: str, depth: int) -> Condition:
     if depth > MAX_DEPTH:
-        raise SegmentDefinitionError(f"{where}: conditions nest deeper than {MAX_DEPTH} levels")
+        raise SegmentDefinitionError(
+            f"{where}: "
+            + N_("conditions nest deeper than {levels} levels").format(levels=MAX_DEPTH)
+        )
     if not isinstance(document, Mapping) or not document:
         raise SegmentDefinitionError(
-            f"{where}: a condition is a mapping whose first key is one of {', '.join(KINDS)}"
+            f"{where}: "
+            + N_("a condition is a mapping whose first key is one of {kinds}").format(
+                kinds=", ".join(KINDS)
+            )
         )
     kind = next(iter(document))
     if kind not in KINDS:
         raise SegmentDefinitionError(
-            f"{where}: unknown condition {kind!r}; a condition starts with one of "
-            f"{', '.join(KINDS)}"
+            f"{where}: "
+            + N_("unknown condition {kind}").format(kind=repr(kind))
+            + "; "
+            + N_("a condition starts with one of {kinds}").format(kinds=", ".join(KINDS))
         )
     parse = _PARSERS[kind]
     return parse(document, f"{where}.{kind}", depth)
@@ -444,7 +467,7 @@ def _group(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, (kind,))
     children = document[kind]
     if not isinstance(children, list) or not children:
-        raise SegmentDefinitionError(f"{where}: a list of at least one condition")
+        raise SegmentDefinitionError(f"{where}: " + N_("a list of at least one condition"))
     parsed = tuple(
         _condition(child, f"{where}[{index}]", depth + 1) for index, child in enumerate(children)
     )
@@ -455,7 +478,7 @@ def _field(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, ("field", "op", "value"))
     name = document["field"]
     if not isinstance(name, str) or not name:
-        raise SegmentDefinitionError(f"{where}: name a profile field")
+        raise SegmentDefinitionError(f"{where}: " + N_("name a profile field"))
     return FieldCondition(name, _comparison(document, where, required=True))
 
 
@@ -467,21 +490,30 @@ def _event(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     period = _period(document.get("period"), f"{where}.period")
     measure = document.get("measure", "count")
     if measure not in MEASURES:
-        raise SegmentDefinitionError(f"{where}.measure: {measure!r} is not one of {MEASURES}")
+        raise SegmentDefinitionError(
+            f"{where}.measure: "
+            + N_("{value} is not one of {values}").format(value=repr(measure), values=MEASURES)
+        )
     prop = document.get("property")
     if measure in ("sum", "avg", "min", "max"):
         if not isinstance(prop, str) or not prop:
-            raise SegmentDefinitionError(f"{where}: measure {measure} needs a property")
+            raise SegmentDefinitionError(
+                f"{where}: " + N_("measure {measure} needs a property").format(measure=measure)
+            )
     elif prop is not None:
-        raise SegmentDefinitionError(f"{where}.property: only sum, avg, min and max take one")
+        raise SegmentDefinitionError(
+            f"{where}.property: " + N_("only sum, avg, min and max take one")
+        )
     performed = document.get("performed")
     if performed is not None:
         if not isinstance(performed, bool):
-            raise SegmentDefinitionError(f"{where}.performed: true or false")
+            raise SegmentDefinitionError(f"{where}.performed: " + N_("true or false"))
         if "op" in document or measure != "count":
             raise SegmentDefinitionError(
-                f"{where}: performed is a count of at least one (or none); give either "
-                "performed or measure/op/value"
+                f"{where}: "
+                + N_("performed is a count of at least one (or none)")
+                + "; "
+                + N_("give either performed or measure/op/value")
             )
         comparison = Comparison("at_least", 1) if performed else Comparison("equals", 0)
     elif "op" in document:
@@ -489,7 +521,9 @@ def _event(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     elif measure == "count":
         comparison = Comparison("at_least", 1)
     else:
-        raise SegmentDefinitionError(f"{where}: measure {measure} needs op and value")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("measure {measure} needs op and value").format(measure=measure)
+        )
     return EventCondition(name, filters, period, measure, prop, comparison)
 
 
@@ -498,7 +532,10 @@ def _order(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     measure = document["order"]
     if measure not in ORDER_MEASURES:
         raise SegmentDefinitionError(
-            f"{where}: {measure!r} is not one of {', '.join(ORDER_MEASURES)}"
+            f"{where}: "
+            + N_("{value} is not one of {values}").format(
+                value=repr(measure), values=", ".join(ORDER_MEASURES)
+            )
         )
     comparison = _comparison(document, where, required=True)
     return OrderCondition(
@@ -513,7 +550,7 @@ def _bought(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, ("bought", "status", "period"))
     target = _mapping(document["bought"], where, ("product_id", "category", "brand"))
     if len(target) != 1:
-        raise SegmentDefinitionError(f"{where}: one of product_id, category or brand")
+        raise SegmentDefinitionError(f"{where}: " + N_("one of product_id, category or brand"))
     attribute, values = next(iter(target.items()))
     return BoughtCondition(
         cast(Literal["product_id", "category", "brand"], attribute),
@@ -528,7 +565,10 @@ def _subscription(document: Mapping[str, Any], where: str, depth: int) -> Condit
     status = document.get("status", "subscribed")
     if status not in SUBSCRIPTION_STATUSES:
         raise SegmentDefinitionError(
-            f"{where}.status: {status!r} is not one of {', '.join(SUBSCRIPTION_STATUSES)}"
+            f"{where}.status: "
+            + N_("{value} is not one of {values}").format(
+                value=repr(status), values=", ".join(SUBSCRIPTION_STATUSES)
+            )
         )
     return SubscriptionCondition(
         _text(document["subscription"], where),
@@ -541,10 +581,12 @@ def _device(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, ("device",))
     spec = _mapping(document["device"], where, ("platform", "os", "browser", "has_push_token"))
     if not spec:
-        raise SegmentDefinitionError(f"{where}: give platform, os, browser or has_push_token")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("give platform, os, browser or has_push_token")
+        )
     token = spec.get("has_push_token")
     if token is not None and not isinstance(token, bool):
-        raise SegmentDefinitionError(f"{where}.has_push_token: true or false")
+        raise SegmentDefinitionError(f"{where}.has_push_token: " + N_("true or false"))
     return DeviceCondition(
         _texts(spec.get("platform", ()), f"{where}.platform"),
         _texts(spec.get("os", ()), f"{where}.os"),
@@ -564,11 +606,11 @@ def _interest(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, ("interest", "at_least", "period"))
     target = _mapping(document["interest"], where, ("category", "brand"))
     if len(target) != 1:
-        raise SegmentDefinitionError(f"{where}: one of category or brand")
+        raise SegmentDefinitionError(f"{where}: " + N_("one of category or brand"))
     attribute, value = next(iter(target.items()))
     times = document.get("at_least", 1)
     if not _is_int(times) or times < 1:
-        raise SegmentDefinitionError(f"{where}.at_least: a whole number of at least 1")
+        raise SegmentDefinitionError(f"{where}.at_least: " + N_("a whole number of at least 1"))
     return InterestCondition(
         cast(Literal["category", "brand"], attribute),
         _text(value, f"{where}.{attribute}"),
@@ -582,7 +624,10 @@ def _message(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     action = document["message"]
     if action not in MESSAGE_ACTIONS:
         raise SegmentDefinitionError(
-            f"{where}: {action!r} is not one of {', '.join(MESSAGE_ACTIONS)}"
+            f"{where}: "
+            + N_("{value} is not one of {values}").format(
+                value=repr(action), values=", ".join(MESSAGE_ACTIONS)
+            )
         )
     campaign = document.get("campaign")
     channel = document.get("channel")
@@ -598,7 +643,9 @@ def _promo_code(document: Mapping[str, Any], where: str, depth: int) -> Conditio
     _mapping(document, where, ("promo_code", "code", "period"))
     action = document["promo_code"]
     if action not in PROMO_ACTIONS:
-        raise SegmentDefinitionError(f"{where}: {action!r} is not issued or redeemed")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("{action} is not issued or redeemed").format(action=repr(action))
+        )
     code = document.get("code")
     return PromoCodeCondition(
         action,
@@ -611,9 +658,12 @@ def _related(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     _mapping(document, where, ("related", "where", "direction"))
     direction = document.get("direction", "any")
     if direction not in RELATION_DIRECTIONS:
-        raise SegmentDefinitionError(f"{where}.direction: to, from or any, not {direction!r}")
+        raise SegmentDefinitionError(
+            f"{where}.direction: "
+            + N_("to, from or any, not {direction}").format(direction=repr(direction))
+        )
     if "where" not in document:
-        raise SegmentDefinitionError(f"{where}: where the related profile must match")
+        raise SegmentDefinitionError(f"{where}: " + N_("where the related profile must match"))
     return RelatedCondition(
         _text(document["related"], where),
         _condition(document["where"], f"{where}.where", depth + 1),
@@ -632,11 +682,11 @@ def _bucket(document: Mapping[str, Any], where: str, depth: int) -> Condition:
     start, stop = spec.get("from", 0), spec.get("to", 100)
     if not (_is_int(start) and _is_int(stop) and 0 <= start < stop <= 100):
         raise SegmentDefinitionError(
-            f"{where}: from and to are whole percentages with 0 <= from < to <= 100"
+            f"{where}: " + N_("from and to are whole percentages with 0 <= from < to <= 100")
         )
     salt = document.get("salt", "")
     if not isinstance(salt, str):
-        raise SegmentDefinitionError(f"{where}.salt: a text")
+        raise SegmentDefinitionError(f"{where}.salt: " + N_("a text"))
     return BucketCondition(start, stop, salt)
 
 
@@ -664,31 +714,47 @@ _PARSERS = {
 def _comparison(document: Mapping[str, Any], where: str, *, required: bool) -> Comparison:
     op = document.get("op")
     if op not in OPS:
-        raise SegmentDefinitionError(f"{where}.op: {op!r} is not one of {', '.join(OPS)}")
+        raise SegmentDefinitionError(
+            f"{where}.op: "
+            + N_("{value} is not one of {values}").format(value=repr(op), values=", ".join(OPS))
+        )
     value = document.get("value")
     if op in NO_VALUE_OPS:
         if value is not None:
-            raise SegmentDefinitionError(f"{where}.value: {op} takes no value")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{op} takes no value").format(op=op)
+            )
         return Comparison(op)
     if "value" not in document or value is None:
-        raise SegmentDefinitionError(f"{where}.value: {op} needs a value")
+        raise SegmentDefinitionError(f"{where}.value: " + N_("{op} needs a value").format(op=op))
     if op in LIST_VALUE_OPS:
         if not isinstance(value, list) or not value:
-            raise SegmentDefinitionError(f"{where}.value: {op} takes a list of values")
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{op} takes a list of values").format(op=op)
+            )
         return Comparison(op, tuple(value))
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise SegmentDefinitionError(f"{where}.value: between takes [low, high]")
+            raise SegmentDefinitionError(f"{where}.value: " + N_("between takes [low, high]"))
         return Comparison(op, (value[0], value[1]))
     if op in RELATIVE_OPS:
         upper = 12 if op == "in_month" else MAX_DAYS
         lower = 1 if op == "in_month" else 0
         if not _is_int(value) or not lower <= value <= upper:
-            what = "a month 1..12" if op == "in_month" else f"whole days 0..{MAX_DAYS}"
-            raise SegmentDefinitionError(f"{where}.value: {op} takes {what}, not {value!r}")
+            problem = (
+                N_("{op} takes a month 1..12, not {value}")
+                if op == "in_month"
+                else N_("{op} takes whole days 0..{days}, not {value}")
+            )
+            raise SegmentDefinitionError(
+                f"{where}.value: " + problem.format(op=op, days=MAX_DAYS, value=repr(value))
+            )
         return Comparison(op, value)
     if isinstance(value, list | dict):
-        raise SegmentDefinitionError(f"{where}.value: {op} takes one value, not {value!r}")
+        raise SegmentDefinitionError(
+            f"{where}.value: "
+            + N_("{op} takes one value, not {value}").format(op=op, value=repr(value))
+        )
     return Comparison(op, value)
 
 
@@ -696,17 +762,19 @@ def _filters(document: object, where: str) -> list[PropertyFilter]:
     if document is None:
         return []
     if not isinstance(document, list):
-        raise SegmentDefinitionError(f"{where}: a list of {{property, op, value}}")
+        raise SegmentDefinitionError(f"{where}: " + N_("a list of {property, op, value}"))
     filters = []
     for index, entry in enumerate(document):
         at = f"{where}[{index}]"
         spec = _mapping(entry, at, ("property", "op", "value"))
         prop = spec.get("property")
         if not isinstance(prop, str) or not prop:
-            raise SegmentDefinitionError(f"{at}: name a property")
+            raise SegmentDefinitionError(f"{at}: " + N_("name a property"))
         comparison = _comparison(spec, at, required=True)
         if comparison.op in RELATIVE_OPS:
-            raise SegmentDefinitionError(f"{at}.op: {comparison.op} is for profile dates")
+            raise SegmentDefinitionError(
+                f"{at}.op: " + N_("{op} is for profile dates").format(op=comparison.op)
+            )
         filters.append(PropertyFilter(prop, comparison))
     return filters
 
@@ -716,18 +784,24 @@ def _period(document: object, where: str) -> Period:
         return Period()
     spec = _mapping(document, where, ("within_last_days", "between"))
     if len(spec) != 1:
-        raise SegmentDefinitionError(f"{where}: within_last_days: N or between: [from, to]")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("within_last_days: N or between: [from, to]")
+        )
     if "within_last_days" in spec:
         days = spec["within_last_days"]
         if not _is_int(days) or not 0 <= days <= MAX_DAYS:
-            raise SegmentDefinitionError(f"{where}.within_last_days: whole days 0..{MAX_DAYS}")
+            raise SegmentDefinitionError(
+                f"{where}.within_last_days: " + N_("whole days 0..{days}").format(days=MAX_DAYS)
+            )
         return Period(within_last_days=days)
     pair = spec["between"]
     if not isinstance(pair, list) or len(pair) != 2:
-        raise SegmentDefinitionError(f"{where}.between: [from, to], two dates")
+        raise SegmentDefinitionError(f"{where}.between: " + N_("[from, to], two dates"))
     start, stop = (_date(value, f"{where}.between") for value in pair)
     if start > stop:
-        raise SegmentDefinitionError(f"{where}.between: {start} is after {stop}")
+        raise SegmentDefinitionError(
+            f"{where}.between: " + N_("{start} is after {stop}").format(start=start, stop=stop)
+        )
     return Period(between=(start, stop))
 
 
@@ -741,16 +815,23 @@ def _date(value: object, where: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise SegmentDefinitionError(f"{where}: {value!r} is not a date like 2026-11-26")
+    raise SegmentDefinitionError(
+        f"{where}: " + N_("{value} is not a date like 2026-11-26").format(value=repr(value))
+    )
 
 
 def _mapping(document: object, where: str, keys: Sequence[str]) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
-        raise SegmentDefinitionError(f"{where}: expected a mapping, not {document!r}")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("expected a mapping, not {value}").format(value=repr(document))
+        )
     unknown = [key for key in document if key not in keys]
     if unknown:
         raise SegmentDefinitionError(
-            f"{where}: unknown key {unknown[0]!r} (expected {', '.join(keys)})"
+            f"{where}: "
+            + N_("unknown key {key} (expected {keys})").format(
+                key=repr(unknown[0]), keys=", ".join(keys)
+            )
         )
     return document
 
@@ -758,22 +839,27 @@ def _mapping(document: object, where: str, keys: Sequence[str]) -> Mapping[str, 
 def _slug(value: object, where: str) -> str:
     if not isinstance(value, str) or not SLUG.match(value):
         raise SegmentDefinitionError(
-            f"{where}: {value!r} is not a segment name: lower-case letters, digits, - and _, "
-            "up to 63 characters"
+            f"{where}: "
+            + N_(
+                "{value} is not a segment name: lower-case letters, digits, - and _, "
+                "up to 63 characters"
+            ).format(value=repr(value))
         )
     return value
 
 
 def _text(value: object, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise SegmentDefinitionError(f"{where}: a non-empty text, not {value!r}")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("a non-empty text, not {value}").format(value=repr(value))
+        )
     return str(value)
 
 
 def _texts(value: object, where: str, *, required: bool = False) -> tuple[str, ...]:
     values = value if isinstance(value, list | tuple) else [value]
     if required and not values:
-        raise SegmentDefinitionError(f"{where}: at least one value")
+        raise SegmentDefinitionError(f"{where}: " + N_("at least one value"))
     return tuple(_text(entry, where) for entry in values)
 
 
@@ -781,7 +867,9 @@ def _optional_text(value: object, where: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise SegmentDefinitionError(f"{where}: a text of at most {limit} characters")
+        raise SegmentDefinitionError(
+            f"{where}: " + N_("a text of at most {limit} characters").format(limit=limit)
+        )
     return value
 
 

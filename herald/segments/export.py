@@ -44,9 +44,11 @@ class UnknownSegmentField(SegmentExportError):
         self.field = field
         self.known = known
         super().__init__(
-            N_(
-                "unknown field {field} in profile database {database}; known fields: {known}"
-            ).format(field=repr(field), database=database, known=", ".join(known))
+            N_("unknown field {name} in profile database {database}").format(
+                name=repr(field), database=database
+            )
+            + "; "
+            + N_("known fields: {known}").format(known=", ".join(known))
         )
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from herald.errors import HeraldError
+from herald.i18n import N_
 from herald.profiles.schema import ProfileSchema
 from herald.segments.catalog import Checker
 from herald.segments.compiler import SegmentCompiler
@@ -49,8 +50,11 @@ class UnknownProfile(HeraldError):
 def _require_inputs(warehouse: Warehouse, schema: ProfileSchema) -> None:
     if not warehouse.exists(segment_profiles_table(schema.database)):
         raise SegmentInputsMissing(
-            f"the warehouse has no profiles of database {schema.database!r} for segments yet; "
-            "run `herald unify` (or `herald materialize`) first"
+            N_("the warehouse has no profiles of database {database} for segments yet").format(
+                database=repr(schema.database)
+            )
+            + "; "
+            + N_("run `herald unify` (or `herald materialize`) first")
         )
 
 
@@ -72,7 +76,9 @@ def definition_checker(warehouse: Warehouse | None, schema: ProfileSchema) -> Ch
     def check(definition: SegmentDefinition) -> None:
         if definition.database != schema.database:
             raise SegmentDefinitionError(
-                f"database: {definition.database!r} is not {schema.database!r}"
+                N_("database: {database} is not {expected}").format(
+                    database=repr(definition.database), expected=repr(schema.database)
+                )
             )
         if definition.where is None:
             return
@@ -89,7 +95,10 @@ def definition_checker(warehouse: Warehouse | None, schema: ProfileSchema) -> Ch
         if unknown:
             seen = ", ".join(sorted(events)[:20]) if events else "none yet"
             raise SegmentDefinitionError(
-                f"where: no event named {unknown[0]!r} has been recorded (events seen: {seen})"
+                "where: "
+                + N_("no event named {name} has been recorded (events seen: {events})").format(
+                    name=repr(unknown[0]), events=seen
+                )
             )
         if definition.allow_everyone or not warehouse.exists(
             segment_profiles_table(schema.database)
@@ -100,8 +109,12 @@ def definition_checker(warehouse: Warehouse | None, schema: ProfileSchema) -> Ch
             count = int(warehouse.scalar(compiler.count_sql(definition)) or 0)
             if count == total:
                 raise SegmentDefinitionError(
-                    f"where: the conditions match every one of the {total} profiles of "
-                    f"{schema.database!r}; check them, or say allow_everyone: true"
+                    "where: "
+                    + N_(
+                        "the conditions match every one of the {total} profiles of {database}"
+                    ).format(total=total, database=repr(schema.database))
+                    + "; "
+                    + N_("check them, or say allow_everyone: true")
                 )
 
     return check
@@ -148,7 +161,11 @@ def live_profile_id(warehouse: Warehouse, database: str, profile_id: str) -> str
         )
         if live:
             return str(live)
-    raise UnknownProfile(f"database {database!r} has no profile {profile_id!r}")
+    raise UnknownProfile(
+        N_("database {database} has no profile {profile}").format(
+            database=repr(database), profile=repr(profile_id)
+        )
+    )
 
 
 def explain(
@@ -164,7 +181,9 @@ def explain(
     _require_inputs(warehouse, schema)
     if definition.where is None:
         raise SegmentDefinitionError(
-            f"segment {definition.name!r} is static: a list has no conditions to explain"
+            N_("segment {name} is static: a list has no conditions to explain").format(
+                name=repr(definition.name)
+            )
         )
     live = live_profile_id(warehouse, schema.database, profile_id)
     compiler = SegmentCompiler(warehouse, schema, as_of=as_of or datetime.now(UTC))

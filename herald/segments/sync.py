@@ -60,9 +60,9 @@ class SegmentSyncError(HeraldError):
 class UnknownSegmentSync(SegmentSyncError):
     def __init__(self, name: str) -> None:
         super().__init__(
-            N_("there is no segment sync {name}; `herald segment sync-list` shows them").format(
-                name=repr(name)
-            )
+            N_("there is no segment sync {name}").format(name=repr(name))
+            + "; "
+            + N_("`herald segment sync-list` shows them")
         )
 
 
@@ -321,7 +321,7 @@ def run_sync(store: Engine, warehouse: Warehouse, name: str) -> SyncResult:
         reason = str(exc)
         _record(store, name, None, reason)
         raise SegmentSyncError(
-            N_("segment sync {name} failed: {reason}").format(name=name, reason=reason)
+            N_("segment sync {name} failed: {detail}").format(name=name, detail=reason)
         ) from None
     _record(store, name, counts, None)
     return SyncResult(name, sync.segment, sync.table, sync.mode, counts)
