@@ -117,7 +117,6 @@ def _segment_members_asset(kind: str, segment_inputs: dg.AssetsDefinition) -> dg
 segment_refresh_job = dg.define_asset_job(
     SEGMENT_JOB,
     selection=dg.AssetSelection.assets("segment_members"),
-    partitions_def=SEGMENT_PARTITIONS,
     description="Refresh the segments given as partitions.",
 )
 

@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,7 @@ def members(
             f"select profile_id, since from {table} where segment_id = {key} "
             f"order by profile_id limit {limit}"
         ).to_pylist()
+    rows = [{**row, "since": _utc(row["since"])} for row in rows]
     _echo({"segment": name, "members": total, "profiles": rows})
 
 
@@ -342,3 +343,10 @@ def delete(name: str = typer.Argument(..., help="The segment.")) -> None:
     with _store() as store:
         delete_segment(store, name)
     _echo({"deleted": name})
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read from the warehouse, in UTC (DuckDB keeps UTC without an offset)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -623,7 +623,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return _error(exc.status, exc.message, headers)
+        language = language_of(request.headers.get("accept-language"))
+        return _error(exc.status, translate_reason(exc.message, language), headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,9 +3,11 @@
 The API writes the operational store only (rule 1): a saved, changed or frozen segment, or
 a changed list, is refreshed by a Dagster run that the `segment_sensor` requests within
 about 30 s (responses say `refresh: requested`). Reads open the warehouse read-only.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the routes are annotated with aliases local to
+`add_segment_routes` (`Definition`, `WarehouseDep`), which FastAPI could not resolve from
+strings, and would then take for query parameters.
+"""
 
 import contextlib
 import tempfile
@@ -24,6 +26,7 @@ from herald.errors import HeraldError, WarehouseBusy, WarehouseError
 from herald.profiles.databases import UnknownProfileDatabase, get_database
 from herald.segments.catalog import (
     NotAStaticSegment,
+    SegmentExists,
     SegmentInUse,
     UnknownSegment,
     change_list,
@@ -67,7 +70,7 @@ def segment_errors() -> Iterator[None]:
         yield
     except (UnknownSegment, UnknownProfile, UnknownProfileDatabase) as exc:
         raise APIError(404, str(exc)) from None
-    except (SegmentInUse, NotAStaticSegment, SegmentInputsMissing) as exc:
+    except (SegmentInUse, NotAStaticSegment, SegmentInputsMissing, SegmentExists) as exc:
         raise APIError(409, str(exc)) from None
     except (SegmentDefinitionError, UnknownSegmentField) as exc:
         raise APIError(422, str(exc)) from None
@@ -163,6 +166,7 @@ def add_segment_routes(
                 f"select profile_id, since from {table} where {where} "
                 f"order by profile_id limit {limit}"
             ).to_pylist()
+        rows = [{**row, "since": _utc(row["since"])} for row in rows]
         return {"segment": name, "members": total, "profiles": rows}
 
     @app.post("/api/v1/segments/{name}/members", **options)
@@ -223,3 +227,10 @@ def _remove(folder: Path) -> None:
     for path in folder.iterdir():
         path.unlink(missing_ok=True)
     folder.rmdir()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read from the warehouse, in UTC (DuckDB keeps UTC without an offset)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

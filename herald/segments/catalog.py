@@ -52,6 +52,10 @@ class SegmentInUse(HeraldError):
     """A segment other segments name cannot be deleted."""
 
 
+class SegmentExists(SegmentDefinitionError):
+    """A new segment's name is taken."""
+
+
 class NotAStaticSegment(HeraldError):
     """Profiles are added to and removed from static segments only."""
 
@@ -286,7 +290,7 @@ def freeze_segment(
     )
     with session_scope(store) as session:
         if _find(session, as_name) is not None:
-            raise SegmentDefinitionError(
+            raise SegmentExists(
                 "name: " + N_("segment {name} exists already").format(name=repr(as_name))
             )
     save_segment(store, definition, created_by=created_by)

@@ -338,8 +338,12 @@ def parse_definition_text(text: str, source: str | None = None) -> SegmentDefini
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = f"{source}: " if source else ""
+        problem = getattr(exc, "problem", None) or "cannot be read"
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            problem = f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
         raise SegmentDefinitionError(
-            where + N_("not valid YAML or JSON: {error}").format(error=exc)
+            where + N_("not valid YAML or JSON: {error}").format(error=problem)
         ) from None
     return parse_definition(document, source)
 
