@@ -44,7 +44,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 test: venv services lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(BIN)/python -m tests.benchmarks.run_all
