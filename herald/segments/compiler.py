@@ -107,12 +107,26 @@ _MEASURE_OPS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """What an activity condition measures: `aggregate` (one aggregate function call) over
+    the rows of `table` that pass `rows`, compared; `zero` is its value without rows."""
+
+    table: str
+    rows: tuple[str, ...]
+    aggregate: str
+    comparison: Comparison
+    value_type: str
+    zero: float | None
+
+
+@dataclass(frozen=True)
 class Leaf:
-    """A compiled condition: its predicate over `p` and the SQL of the value behind it for
-    one profile (for explain)."""
+    """A compiled condition: its predicate over `p`, the SQL of the value behind it for one
+    profile (for explain), and, for activity, the aggregate it compares."""
 
     predicate: str
     value: Callable[[str], str]  # profile id literal -> scalar select
+    aggregate: Aggregate | None = None
 
 
 class SegmentCompiler:
@@ -133,6 +147,7 @@ class SegmentCompiler:
         self.as_of = as_of.astimezone(UTC)
         self.today = self.as_of.date()
         self.renderer = Renderer(project or SqlProject.load(), target_of(warehouse))
+        self._columns: dict[int, tuple[str, Aggregate]] | None = None
 
     # --- queries ------------------------------------------------------------------------
     @property
@@ -153,12 +168,63 @@ class SegmentCompiler:
         return self.macro("seg_date", day.isoformat())
 
     def members_sql(self, definition: SegmentDefinition) -> str:
-        predicate = self.predicate(_where(definition), "where")
-        return f"select p.profile_id as profile_id from {self.base} as p\nwhere {predicate}"
+        return self._grouped(_where(definition), "p.profile_id as profile_id")
 
     def count_sql(self, definition: SegmentDefinition) -> str:
-        predicate = self.predicate(_where(definition), "where")
-        return f"select count(*) from {self.base} as p\nwhere {predicate}"
+        return self._grouped(_where(definition), "count(*)")
+
+    def _grouped(self, condition: Condition, selected: str) -> str:
+        """The query over the profiles with every activity table read once: the aggregates
+        its conditions compare are computed in one group-by per table (each with its own
+        FILTER), left-joined to the profiles, and compared there (a profile without rows
+        has each aggregate's zero)."""
+        found: list[tuple[Condition, Aggregate]] = []
+        self._collect(condition, "where", found)
+        by_table: dict[str, list[tuple[Condition, Aggregate]]] = {}
+        for entry in found:
+            by_table.setdefault(entry[1].table, []).append(entry)
+        joins: list[str] = []
+        columns: dict[int, tuple[str, Aggregate]] = {}
+        for number, (table, entries) in enumerate(by_table.items()):
+            group = f"g{number}"
+            parts = []
+            for index, (leaf_condition, aggregate) in enumerate(entries):
+                rows = " and ".join(aggregate.rows)
+                filtered = (
+                    f"{aggregate.aggregate} filter (where {rows})" if rows else aggregate.aggregate
+                )
+                parts.append(f"{filtered} as a{index}")
+                columns[id(leaf_condition)] = (f"{group}.a{index}", aggregate)
+            scope = [f"database = {self.literal(self.database)}"]
+            if all(aggregate.rows for _leaf, aggregate in entries):
+                scope.append(
+                    "(" + " or ".join(f"({' and '.join(a.rows)})" for _leaf, a in entries) + ")"
+                )
+            joins.append(
+                f"left join (select profile_id, {', '.join(parts)} from {self.table(table)} "
+                f"where {' and '.join(scope)} group by profile_id) as {group} "
+                f"on {group}.profile_id = p.profile_id"
+            )
+        self._columns = columns
+        try:
+            predicate = self.predicate(condition, "where")
+        finally:
+            self._columns = None
+        joined = "\n".join(joins)
+        return f"select {selected} from {self.base} as p\n{joined}\nwhere {predicate}"
+
+    def _collect(
+        self, condition: Condition, where: str, found: list[tuple[Condition, Aggregate]]
+    ) -> None:
+        if isinstance(condition, All | Any_):
+            for child in condition.conditions:
+                self._collect(child, where, found)
+        elif isinstance(condition, Not):
+            self._collect(condition.condition, where, found)
+        elif not isinstance(condition, RelatedCondition):
+            aggregate = self.leaf(condition, where).aggregate
+            if aggregate is not None:
+                found.append((condition, aggregate))
 
     def total_sql(self) -> str:
         return f"select count(*) from {self.base}"
@@ -186,6 +252,14 @@ class SegmentCompiler:
         if isinstance(condition, Not):
             inner = self.predicate(condition.condition, f"{where}.not", alias=alias, only=only)
             return f"(not {inner})"
+        column = self._columns.get(id(condition)) if self._columns and alias == "p" else None
+        if column is not None and only is None:
+            expression, aggregate = column
+            if aggregate.zero is not None:
+                expression = f"coalesce({expression}, 0)"
+            return self.two_valued(
+                self.compare(expression, aggregate.comparison, aggregate.value_type, where)
+            )
         return self.leaf(condition, where, alias=alias, only=only).predicate
 
     def leaf(
@@ -364,7 +438,8 @@ class SegmentCompiler:
             )
         condition = self.compare("v", comparison, value_type, where)
         rows_sql = self.activity(table, rows, only)
-        grouped = f"select profile_id, {aggregate} as v {rows_sql} group by profile_id"
+        measure = f"coalesce({aggregate}, 0)" if zero is not None else aggregate
+        grouped = f"select profile_id, {measure} as v {rows_sql} group by profile_id"
         if _holds_for(comparison, zero):
             predicate = (
                 f"({alias}.profile_id not in (select profile_id from ({grouped}) as g "
@@ -377,9 +452,13 @@ class SegmentCompiler:
             )
 
         def value(profile: str) -> str:
-            return f"select {aggregate} {self.activity(table, rows, profile)}"
+            return f"select {measure} {self.activity(table, rows, profile)}"
 
-        return Leaf(predicate, value)
+        return Leaf(
+            predicate,
+            value,
+            Aggregate(table, tuple(rows), aggregate, comparison, value_type, zero),
+        )
 
     def exists(
         self, table: str, rows: Sequence[str], alias: str, only: str | None, *, at_least: int = 1
@@ -398,7 +477,12 @@ class SegmentCompiler:
         def value(profile: str) -> str:
             return f"select count(*) {self.activity(table, rows, profile)}"
 
-        return Leaf(predicate, value)
+        at_least_rows = Comparison("at_least", at_least)
+        return Leaf(
+            predicate,
+            value,
+            Aggregate(table, tuple(rows), "count(*)", at_least_rows, "integer", 0.0),
+        )
 
 
 # --- leaves ---------------------------------------------------------------------------------
@@ -503,8 +587,6 @@ def _event_leaf(
             )
         function = {"avg": "avg", "min": "min", "max": "max", "sum": "sum"}[measure]
         aggregate = f"{function}({expression})"
-        if measure == "sum":
-            aggregate = f"coalesce({aggregate}, 0)"
         value_type, zero = "float", (0.0 if measure == "sum" else None)
     return compiler.measured(
         EVENTS.table, rows, aggregate, condition.comparison, value_type, zero, where, alias, only
@@ -519,7 +601,7 @@ def _order_leaf(
         rows.append(f"status in ({', '.join(compiler.literal(s) for s in condition.status)})")
     aggregates = {
         "count": ("count(*)", "integer", 0.0),
-        "total": ("coalesce(sum(total), 0)", "float", 0.0),
+        "total": ("sum(total)", "float", 0.0),
         "average": ("avg(total)", "float", None),
         "first": ("min(created_at)", "datetime", None),
         "last": ("max(created_at)", "datetime", None),
