@@ -126,6 +126,18 @@ def refresh_segment(
     compiler: SegmentCompiler | None = None,
 ) -> dict[str, Any]:
     """Recompute one segment and replace its part of the public tables; returns counts."""
+    with warehouse.held():
+        return _refresh(warehouse, segment, schema, as_of, entries, compiler)
+
+
+def _refresh(
+    warehouse: Warehouse,
+    segment: SegmentInfo,
+    schema: ProfileSchema,
+    as_of: datetime | None,
+    entries: Sequence[tuple[str, bool]],
+    compiler: SegmentCompiler | None,
+) -> dict[str, Any]:
     started = time.perf_counter()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     ensure_tables(warehouse)

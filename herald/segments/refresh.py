@@ -10,6 +10,7 @@ from typing import Any
 from croniter import croniter
 from sqlalchemy import Engine
 
+from herald.models.project import SqlProject
 from herald.profiles.databases import get_database
 from herald.segments.catalog import (
     SegmentInfo,
@@ -18,7 +19,7 @@ from herald.segments.catalog import (
     list_entries,
     refresh_order,
 )
-from herald.segments.compiler import SEGMENT_MEMBERS
+from herald.segments.compiler import SEGMENT_MEMBERS, SegmentCompiler
 from herald.segments.materialize import refresh_segment
 from herald.warehouse.base import Warehouse
 
@@ -40,13 +41,23 @@ def refresh_segments(
         except UnknownSegment:
             continue
     schemas: dict[str, Any] = {}
+    compilers: dict[str, SegmentCompiler] = {}
+    project = SqlProject.load()
     reports = []
     for segment in refresh_order(segments):
         if segment.database not in schemas:
             schemas[segment.database] = get_database(store, segment.database).schema
+            compilers[segment.database] = SegmentCompiler(
+                warehouse, schemas[segment.database], as_of=as_of, project=project
+            )
         entries = list_entries(store, segment.name) if segment.kind == "static" else []
         report = refresh_segment(
-            warehouse, segment, schemas[segment.database], as_of=as_of, entries=entries
+            warehouse,
+            segment,
+            schemas[segment.database],
+            as_of=as_of,
+            entries=entries,
+            compiler=compilers[segment.database],
         )
         if log is not None:
             log(

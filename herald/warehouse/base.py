@@ -7,7 +7,8 @@ quotes them. SQL passed in is already in the engine's dialect (rendered through 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -146,6 +147,12 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def qualify(self, name: str) -> str:
         """The quoted, database-qualified name of a table or view."""
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep one connection for a short unit of work where the engine opens one per
+        statement (DuckDB); a no-op elsewhere."""
+        yield
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default holds none."""

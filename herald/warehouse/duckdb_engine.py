@@ -32,6 +32,7 @@ class DuckDBWarehouse(Warehouse):
         self.read_only = read_only
         self.busy_timeout = busy_timeout
         self.database = "main"
+        self._held: duckdb.DuckDBPyConnection | None = None
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -40,8 +41,34 @@ class DuckDBWarehouse(Warehouse):
             )
 
     @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """One connection for a short unit of work of many statements (a segment's
+        refresh), instead of opening the file for each; closed when the unit ends."""
+        if self._held is not None:
+            yield
+            return
+        with self._open() as connection:
+            self._held = connection
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the file for one unit of work, waiting while another process holds it."""
+        """The file opened for one unit of work (or the held connection)."""
+        if self._held is None:
+            with self._open() as connection:
+                yield connection
+            return
+        try:
+            yield self._held
+        except duckdb.Error as exc:
+            raise WarehouseError(str(exc).strip()) from exc
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the file, waiting while another process holds it."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
         while True:
