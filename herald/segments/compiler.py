@@ -200,8 +200,11 @@ class SegmentCompiler:
                 scope.append(
                     "(" + " or ".join(f"({' and '.join(a.rows)})" for _leaf, a in entries) + ")"
                 )
+            # A profile without rows here cannot match: an inner join leaves it out early.
+            zeros = {id(leaf): aggregate for leaf, aggregate in entries}
+            kind = "join" if _without_rows(condition, zeros) is False else "left join"
             joins.append(
-                f"left join (select profile_id, {', '.join(parts)} from {self.table(table)} "
+                f"{kind} (select profile_id, {', '.join(parts)} from {self.table(table)} "
                 f"where {' and '.join(scope)} group by profile_id) as {group} "
                 f"on {group}.profile_id = p.profile_id"
             )
@@ -860,6 +863,28 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
     raise SegmentDefinitionError(
         f"{where}: " + N_("values of type {type} cannot be compared").format(type=value_type)
     )
+
+
+def _without_rows(condition: Condition, zeros: dict[int, Aggregate]) -> bool | None:
+    """The condition's truth for a profile that has no rows behind the aggregates `zeros`
+    (keyed by the id of their condition): True, False, or None when it depends on others."""
+    if isinstance(condition, All):
+        values = [_without_rows(child, zeros) for child in condition.conditions]
+        if False in values:
+            return False
+        return True if all(value is True for value in values) else None
+    if isinstance(condition, Any_):
+        values = [_without_rows(child, zeros) for child in condition.conditions]
+        if True in values:
+            return True
+        return False if all(value is False for value in values) else None
+    if isinstance(condition, Not):
+        inner = _without_rows(condition.condition, zeros)
+        return None if inner is None else not inner
+    aggregate = zeros.get(id(condition))
+    if aggregate is None:
+        return None
+    return _holds_for(aggregate.comparison, aggregate.zero)
 
 
 def _holds_for(comparison: Comparison, value: float | None) -> bool:
