@@ -5,7 +5,10 @@
 2. import: a 1M-row, 12-column CSV through `run_import` against DuckDB's read_csv (import.json).
 3. unify: unification of generated profile sources with accuracy against the truth file
    (unify.json); BENCH_UNIFY_PROFILES sets the scale (default 1,000,000 persons).
-BENCH_ONLY=pipeline,import,unify runs a subset.
+4. segments: 20 segments refreshed, each compiled query against a hand-written one, and
+   estimates, on DuckDB and chdb (segments.json, .md); BENCH_SEGMENT_PROFILES sets the scale
+   (default 1,000,000 persons), the data stays in var/bench-segments/<N> for the next run.
+BENCH_ONLY=pipeline,import,unify,segments runs a subset.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 
 
 def main() -> None:
-    only = set(os.environ.get("BENCH_ONLY", "pipeline,import,unify").split(","))
+    only = set(os.environ.get("BENCH_ONLY", "pipeline,import,unify,segments").split(","))
     RESULTS.mkdir(exist_ok=True)
     if "pipeline" in only:
         bench_pipeline()
@@ -54,6 +57,10 @@ def main() -> None:
         )
         (RESULTS / "unify.json").write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
+    if "segments" in only:
+        from tests.benchmarks.bench_segments import run_and_report
+
+        run_and_report()
 
 
 def bench_pipeline() -> None:
