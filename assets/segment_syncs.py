@@ -6,18 +6,16 @@ job's op reads the segment's members from the warehouse (read-only) and writes t
 table (`run_sync`), which records the outcome on the sync.
 """
 
-import logging
+from typing import Any
 
 import dagster as dg
-from sqlalchemy.exc import SQLAlchemyError
 
 from assets.resources import StoreResource, WarehouseResource
-from herald.errors import HeraldError
+from assets.store_schedules import schedules_from_store
 from herald.settings import Settings
 
 SEGMENT_SYNC_JOB = "herald_segment_sync"
 SEGMENT_SYNC_OP = "segment_sync"
-log = logging.getLogger(__name__)
 
 
 class SegmentSyncRunConfig(dg.Config):
@@ -61,40 +59,25 @@ def build_segment_sync_schedules(settings: Settings) -> list[dg.ScheduleDefiniti
     """A running schedule per enabled segment sync; none (and a warning) if the store cannot
     be read, so the definitions still load."""
     from herald.segments.sync import list_segment_syncs
-    from herald.store import create_store_engine
 
-    try:
-        engine = create_store_engine(settings.database_url)
-        try:
-            syncs = list_segment_syncs(engine, enabled_only=True)
-        finally:
-            engine.dispose()
-    except (HeraldError, SQLAlchemyError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        log.warning(
-            "segment sync schedules are not loaded: the store cannot be read (%s)", first_line
+    def schedule(sync: Any) -> dg.ScheduleDefinition:
+        return dg.ScheduleDefinition(
+            name=schedule_name(sync.name),
+            cron_schedule=sync.schedule,
+            job=segment_sync_job,
+            run_config=dg.RunConfig(ops={SEGMENT_SYNC_OP: SegmentSyncRunConfig(sync=sync.name)}),
+            tags={"herald/segment_sync": sync.name, "herald/segment": sync.segment},
+            description=(
+                f"Write segment {sync.segment} to {sync.table} of {sync.shown_url} ({sync.mode})"
+            ),
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            execution_timezone="UTC",
         )
-        return []
-    schedules: list[dg.ScheduleDefinition] = []
-    for sync in syncs:
-        try:
-            schedules.append(
-                dg.ScheduleDefinition(
-                    name=schedule_name(sync.name),
-                    cron_schedule=sync.schedule,
-                    job=segment_sync_job,
-                    run_config=dg.RunConfig(
-                        ops={SEGMENT_SYNC_OP: SegmentSyncRunConfig(sync=sync.name)}
-                    ),
-                    tags={"herald/segment_sync": sync.name, "herald/segment": sync.segment},
-                    description=(
-                        f"Write segment {sync.segment} to {sync.table} of {sync.shown_url} "
-                        f"({sync.mode})"
-                    ),
-                    default_status=dg.DefaultScheduleStatus.RUNNING,
-                    execution_timezone="UTC",
-                )
-            )
-        except dg.DagsterInvalidDefinitionError as exc:
-            log.warning("segment sync %s is not scheduled: %s", sync.name, exc)
-    return schedules
+
+    return schedules_from_store(
+        settings,
+        "segment sync",
+        lambda engine: list_segment_syncs(engine, enabled_only=True),
+        schedule,
+        lambda sync: sync.name,
+    )

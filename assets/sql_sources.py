@@ -6,19 +6,17 @@ name; the job's op reads the new rows into landing files (`run_sql_source`), whi
 landing sensor then loads into the warehouse.
 """
 
-import logging
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from sqlalchemy.exc import SQLAlchemyError
 
 from assets.resources import StoreResource, WarehouseResource
-from herald.errors import HeraldError
+from assets.store_schedules import schedules_from_store
 from herald.settings import Settings
 
 SQL_SOURCE_JOB = "herald_sql_source_import"
 SQL_SOURCE_OP = "sql_source_import"
-log = logging.getLogger(__name__)
 
 
 class SqlSourceRunConfig(dg.Config):
@@ -68,40 +66,25 @@ def build_sql_source_schedules(settings: Settings) -> list[dg.ScheduleDefinition
     """A running schedule per enabled SQL source; none (and a warning) if the store cannot be
     read, so the definitions still load."""
     from herald.imports.sql_source import list_sql_sources
-    from herald.store import create_store_engine
 
-    try:
-        engine = create_store_engine(settings.database_url)
-        try:
-            sources = list_sql_sources(engine, enabled_only=True)
-        finally:
-            engine.dispose()
-    except (HeraldError, SQLAlchemyError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        log.warning(
-            "SQL source schedules are not loaded: the store cannot be read (%s)", first_line
+    def schedule(source: Any) -> dg.ScheduleDefinition:
+        return dg.ScheduleDefinition(
+            name=schedule_name(source.name),
+            cron_schedule=source.schedule,
+            job=sql_source_import_job,
+            run_config=dg.RunConfig(ops={SQL_SOURCE_OP: SqlSourceRunConfig(source=source.name)}),
+            tags={"herald/sql_source": source.name},
+            description=(
+                f"Import SQL source {source.name} into {source.database} ({source.shown_url})"
+            ),
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            execution_timezone="UTC",
         )
-        return []
-    schedules: list[dg.ScheduleDefinition] = []
-    for source in sources:
-        try:
-            schedules.append(
-                dg.ScheduleDefinition(
-                    name=schedule_name(source.name),
-                    cron_schedule=source.schedule,
-                    job=sql_source_import_job,
-                    run_config=dg.RunConfig(
-                        ops={SQL_SOURCE_OP: SqlSourceRunConfig(source=source.name)}
-                    ),
-                    tags={"herald/sql_source": source.name},
-                    description=(
-                        f"Import SQL source {source.name} into {source.database} "
-                        f"({source.shown_url})"
-                    ),
-                    default_status=dg.DefaultScheduleStatus.RUNNING,
-                    execution_timezone="UTC",
-                )
-            )
-        except dg.DagsterInvalidDefinitionError as exc:
-            log.warning("SQL source %s is not scheduled: %s", source.name, exc)
-    return schedules
+
+    return schedules_from_store(
+        settings,
+        "SQL source",
+        lambda engine: list_sql_sources(engine, enabled_only=True),
+        schedule,
+        lambda source: source.name,
+    )
