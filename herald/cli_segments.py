@@ -289,12 +289,24 @@ def _ids(ids: list[str], file: Path | None) -> list[str]:
 
 
 def _change(name: str, ids: list[str], file: Path | None, included: bool, refresh: bool) -> None:
-    from herald.segments.catalog import change_list
+    from herald.segments.catalog import change_list, get_segment
+    from herald.segments.service import unknown_profiles
 
     source = f"file:{file.name}" if file is not None else "cli"
+    given = _ids(ids, file)
     with _store() as store:
-        counts = change_list(store, name, _ids(ids, file), included=included, source=source)
+        counts = change_list(store, name, given, included=included, source=source)
+        database = get_segment(store, name).database
     result: dict[str, Any] = {"segment": name, **counts}
+    try:
+        with _reader() as warehouse:
+            unknown = unknown_profiles(warehouse, database, given)
+    except HeraldError:
+        unknown = []
+    if unknown:
+        # Kept (the profile may arrive with the next import) but counted for nobody now.
+        result["unknown_profiles"] = unknown[:100]
+        result["unknown_count"] = len(unknown)
     if refresh:
         result["refresh"] = _refresh([name], with_inputs=False)
     _echo(result)

@@ -46,6 +46,7 @@ from herald.segments.service import (
     definition_checker,
     estimate,
     explain,
+    unknown_profiles,
 )
 from herald.warehouse.base import Warehouse
 from ui.errors import APIError
@@ -170,15 +171,19 @@ def add_segment_routes(
         return {"segment": name, "members": total, "profiles": rows}
 
     @app.post("/api/v1/segments/{name}/members", **options)
-    def change_members(name: str, change: ListChange) -> dict[str, Any]:
-        """Add profiles to, or remove them from, a static segment."""
+    def change_members(name: str, change: ListChange, wh: WarehouseDep) -> dict[str, Any]:
+        """Add profiles to, or remove them from, a static segment; ids that are no profile
+        (yet) are kept and listed in `unknown_profiles`."""
         with segment_errors():
             added = change_list(store, name, change.add, included=True, source="api")
             removed = change_list(store, name, change.remove, included=False, source="api")
+            unknown = unknown_profiles(wh, get_segment(store, name).database, change.add)
         return {
             "segment": name,
             "added": added["changed"],
             "removed": removed["changed"],
+            "unknown_profiles": unknown[:100],
+            "unknown_count": len(unknown),
             "refresh": "requested",
         }
 

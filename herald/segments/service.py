@@ -145,6 +145,26 @@ def estimate(
     }
 
 
+def unknown_profiles(warehouse: Warehouse, database: str, profile_ids: list[str]) -> list[str]:
+    """The ids that are neither a profile nor a merged id of the database (what a static
+    list would keep in vain); [] while the database has no segment inputs yet."""
+    table = segment_profiles_table(database)
+    if not profile_ids or not warehouse.exists(table):
+        return []
+    known: set[str] = set()
+    aliases = warehouse.exists(PROFILE_ALIASES)
+    for start in range(0, len(profile_ids), 1000):
+        listed = ", ".join(warehouse.literal(i) for i in profile_ids[start : start + 1000])
+        query = f"select profile_id from {warehouse.qualify(table)} where profile_id in ({listed})"
+        if aliases:
+            query += (
+                f" union all select alias_id from {warehouse.qualify(PROFILE_ALIASES)} "
+                f"where database = {warehouse.literal(database)} and alias_id in ({listed})"
+            )
+        known.update(warehouse.query_arrow(query).column(0).to_pylist())
+    return [profile_id for profile_id in profile_ids if profile_id not in known]
+
+
 def live_profile_id(warehouse: Warehouse, database: str, profile_id: str) -> str:
     """The profile id, or the live id of a merged one; UnknownProfile otherwise."""
     q = warehouse.qualify

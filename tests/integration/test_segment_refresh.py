@@ -293,3 +293,10 @@ def test_inputs_link_activity_to_profiles_through_their_identifiers(warehouse: W
     ).to_pylist()
     assert states == [{"profile_id": "p2", "status": "unsubscribed"}]  # the newer change wins
     assert report["rows"]["profile_relation_edges"] == 2  # once per direction
+
+
+def test_ids_of_no_profile_are_named_when_a_list_changes(warehouse: Warehouse) -> None:
+    from herald.segments.service import unknown_profiles
+
+    shop(warehouse, {"a": None, "b": None})
+    assert unknown_profiles(warehouse, "shop", ["a", "ghost", "b", "нет"]) == ["ghost", "нет"]
