@@ -87,6 +87,8 @@ def _read_definition(path: Path) -> Any:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise HeraldError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise HeraldError(f"{path}: not UTF-8 text; save the definition as UTF-8") from None
     return parse_definition_text(text, source=str(path))
 
 
@@ -280,6 +282,8 @@ def _ids(ids: list[str], file: Path | None) -> list[str]:
             lines = file.read_text(encoding="utf-8-sig").splitlines()
         except OSError as exc:
             raise HeraldError(f"{file}: cannot read it ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise HeraldError(f"{file}: not UTF-8 text; save the ids as UTF-8") from None
         if lines and lines[0].strip().lower() == "profile_id":
             lines = lines[1:]
         given += [line.split(",")[0].strip() for line in lines if line.strip()]

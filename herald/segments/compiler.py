@@ -19,6 +19,7 @@ types, values) and raises SegmentDefinitionError with the condition's place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -819,11 +820,19 @@ def _parsed(value_type: str, value: Any, *, where: str = "value") -> Any:
             raise SegmentDefinitionError(
                 f"{where}.value: " + N_("{value} is not a whole number").format(value=repr(value))
             )
+        if not -(2**63) <= value < 2**63:
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is out of range").format(value=repr(value))
+            )
         return value
     if value_type == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SegmentDefinitionError(
                 f"{where}.value: " + N_("{value} is not a number").format(value=repr(value))
+            )
+        if not math.isfinite(value) or abs(value) > 1e300:
+            raise SegmentDefinitionError(
+                f"{where}.value: " + N_("{value} is out of range").format(value=repr(value))
             )
         return float(value)
     if value_type == "boolean":

@@ -336,6 +336,11 @@ def parse_definition_text(text: str, source: str | None = None) -> SegmentDefini
     """A definition from YAML or JSON text (JSON is YAML)."""
     try:
         document = yaml.safe_load(text)
+    except ValueError as exc:  # a date YAML reads but the calendar does not have
+        where = f"{source}: " if source else ""
+        raise SegmentDefinitionError(
+            where + N_("not valid YAML or JSON: {error}").format(error=exc)
+        ) from None
     except yaml.YAMLError as exc:
         where = f"{source}: " if source else ""
         problem = getattr(exc, "problem", None) or "cannot be read"

@@ -183,6 +183,8 @@ def test_estimate_counts_an_unsaved_definition(warehouse: Warehouse) -> None:
         ({"field": "level", "op": "contains", "value": "go"}, "does not apply to field"),
         ({"field": "points", "op": "between", "value": [10, 1]}, r"between \[10, 1\] is empty"),
         ({"event": "Never Seen"}, "no event named 'Never Seen' has been recorded"),
+        ({"field": "points", "op": "greater", "value": 10**30}, "is out of range"),
+        ({"field": "average_order", "op": "less", "value": float("nan")}, "is out of range"),
     ],
 )
 def test_a_definition_is_checked_before_it_is_saved(

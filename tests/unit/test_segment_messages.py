@@ -89,3 +89,11 @@ def test_the_command_says_why_in_herald_language(tmp_path: Path) -> None:
         )
         assert done.returncode == 1
         assert done.stderr == f"herald: {definition}: {said}\n"
+
+
+def test_a_date_the_calendar_does_not_have_is_a_clear_error() -> None:
+    from herald.segments.definition import SegmentDefinitionError, parse_definition_text
+
+    text = "name: d\ndatabase: shop\nwhere: {field: born, op: equals, value: 2026-02-30}\n"
+    with pytest.raises(SegmentDefinitionError, match=r"d\.yml: not valid YAML or JSON: day is out"):
+        parse_definition_text(text, source="d.yml")
