@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -167,22 +167,13 @@ def list_command(
 
 
 def _latest_sizes() -> dict[str, dict[str, Any]]:
-    from herald.segments.materialize import SEGMENT_SIZES
+    from herald.segments.service import latest_sizes
 
     try:
         with _reader() as warehouse:
-            if not warehouse.exists(SEGMENT_SIZES):
-                return {}
-            rows = warehouse.query_arrow(
-                f"select segment_id, members, computed_at from {warehouse.qualify(SEGMENT_SIZES)} "
-                "order by computed_at"
-            ).to_pylist()
+            return latest_sizes(warehouse)
     except HeraldError:
         return {}
-    return {
-        row["segment_id"]: {"members": row["members"], "computed_at": row["computed_at"]}
-        for row in rows
-    }
 
 
 @segment_app.command()
@@ -209,25 +200,17 @@ def members(
 ) -> None:
     """The members computed last (profile ids, with the time each one entered)."""
     from herald.segments.catalog import get_segment
-    from herald.segments.compiler import SEGMENT_MEMBERS
+    from herald.segments.service import read_members
 
     with _store() as store:
         get_segment(store, name)
     with _reader() as warehouse:
-        if not warehouse.exists(SEGMENT_MEMBERS):
-            raise HeraldError(f"segment {name!r} has not been computed yet: herald segment refresh")
-        table = warehouse.qualify(SEGMENT_MEMBERS)
-        key = warehouse.literal(name)
-        total = int(warehouse.scalar(f"select count(*) from {table} where segment_id = {key}"))
-        if count:
-            _echo({"segment": name, "members": total})
-            return
-        rows = warehouse.query_arrow(
-            f"select profile_id, since from {table} where segment_id = {key} "
-            f"order by profile_id limit {limit}"
-        ).to_pylist()
-    rows = [{**row, "since": _utc(row["since"])} for row in rows]
-    _echo({"segment": name, "members": total, "profiles": rows})
+        page = read_members(warehouse, name, limit=0 if count else limit)
+    if page is None:
+        raise HeraldError(f"segment {name!r} has not been computed yet: herald segment refresh")
+    if count:
+        del page["profiles"]
+    _echo(page)
 
 
 @segment_app.command()
@@ -359,10 +342,3 @@ def delete(name: str = typer.Argument(..., help="The segment.")) -> None:
     with _store() as store:
         delete_segment(store, name)
     _echo({"deleted": name})
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time read from the warehouse, in UTC (DuckDB keeps UTC without an offset)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

@@ -36,16 +36,16 @@ from herald.segments.catalog import (
     list_segments,
     save_segment,
 )
-from herald.segments.compiler import SEGMENT_MEMBERS
 from herald.segments.definition import SegmentDefinitionError, parse_definition
 from herald.segments.export import EXPORT_FORMATS, UnknownSegmentField, export_segment
-from herald.segments.materialize import SEGMENT_SIZES
 from herald.segments.service import (
     SegmentInputsMissing,
     UnknownProfile,
     definition_checker,
     estimate,
     explain,
+    latest_sizes,
+    read_members,
     unknown_profiles,
 )
 from herald.warehouse.base import Warehouse
@@ -81,16 +81,6 @@ def segment_errors() -> Iterator[None]:
         raise APIError(503, f"the warehouse cannot be read now: {exc}") from None
     except HeraldError as exc:
         raise APIError(422, str(exc)) from None
-
-
-def _latest_size(warehouse: Warehouse, name: str) -> dict[str, Any]:
-    if not warehouse.exists(SEGMENT_SIZES):
-        return {}
-    rows = warehouse.query_arrow(
-        f"select members, computed_at from {warehouse.qualify(SEGMENT_SIZES)} "
-        f"where segment_id = {warehouse.literal(name)} order by computed_at desc limit 1"
-    ).to_pylist()
-    return rows[0] if rows else {}
 
 
 def add_segment_routes(
@@ -134,7 +124,7 @@ def add_segment_routes(
             found = get_segment(store, name)
             return {
                 **found.summary(),
-                **_latest_size(wh, name),
+                **latest_sizes(wh, name).get(name, {}),
                 "definition": dict(found.definition.document),
             }
 
@@ -155,20 +145,8 @@ def add_segment_routes(
         """The members computed last, ordered by profile id; page with ?after=<last id>."""
         with segment_errors():
             get_segment(store, name)
-            if not wh.exists(SEGMENT_MEMBERS):
-                return {"segment": name, "members": 0, "profiles": []}
-            table = wh.qualify(SEGMENT_MEMBERS)
-            key = wh.literal(name)
-            total = int(wh.scalar(f"select count(*) from {table} where segment_id = {key}") or 0)
-            where = f"segment_id = {key}" + (
-                f" and profile_id > {wh.literal(after)}" if after is not None else ""
-            )
-            rows = wh.query_arrow(
-                f"select profile_id, since from {table} where {where} "
-                f"order by profile_id limit {limit}"
-            ).to_pylist()
-        rows = [{**row, "since": _utc(row["since"])} for row in rows]
-        return {"segment": name, "members": total, "profiles": rows}
+            page = read_members(wh, name, limit=limit, after=after)
+        return page or {"segment": name, "members": 0, "profiles": []}
 
     @app.post("/api/v1/segments/{name}/members", **options)
     def change_members(name: str, change: ListChange, wh: WarehouseDep) -> dict[str, Any]:
@@ -232,10 +210,3 @@ def _remove(folder: Path) -> None:
     for path in folder.iterdir():
         path.unlink(missing_ok=True)
     folder.rmdir()
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time read from the warehouse, in UTC (DuckDB keeps UTC without an offset)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

@@ -145,6 +145,53 @@ def estimate(
     }
 
 
+def read_members(
+    warehouse: Warehouse, segment: str, *, limit: int, after: str | None = None
+) -> dict[str, Any] | None:
+    """The segment's member count and a page of members (profile_id, since in UTC) ordered
+    by profile id, after `after`; None while no segment has been computed."""
+    from herald.segments.compiler import SEGMENT_MEMBERS
+
+    if not warehouse.exists(SEGMENT_MEMBERS):
+        return None
+    table = warehouse.qualify(SEGMENT_MEMBERS)
+    where = f"segment_id = {warehouse.literal(segment)}"
+    total = int(warehouse.scalar(f"select count(*) from {table} where {where}") or 0)
+    if after is not None:
+        where += f" and profile_id > {warehouse.literal(after)}"
+    rows = warehouse.query_arrow(
+        f"select profile_id, since from {table} where {where} order by profile_id limit {limit}"
+    ).to_pylist()
+    profiles = [{**row, "since": _utc(row["since"])} for row in rows]
+    return {"segment": segment, "members": total, "profiles": profiles}
+
+
+def latest_sizes(warehouse: Warehouse, segment: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per segment (or for one), its size at its latest refresh and when that was (UTC)."""
+    from herald.segments.materialize import SEGMENT_SIZES
+
+    if not warehouse.exists(SEGMENT_SIZES):
+        return {}
+    table = warehouse.qualify(SEGMENT_SIZES)
+    only = f"where segment_id = {warehouse.literal(segment)} " if segment is not None else ""
+    rows = warehouse.query_arrow(
+        f"select segment_id, members, computed_at from {table} "
+        f"where (segment_id, computed_at) in (select segment_id, max(computed_at) from {table} "
+        f"{only}group by segment_id)"
+    ).to_pylist()
+    return {
+        row["segment_id"]: {"members": row["members"], "computed_at": _utc(row["computed_at"])}
+        for row in rows
+    }
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read from the warehouse, in UTC (DuckDB keeps UTC without an offset)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def unknown_profiles(warehouse: Warehouse, database: str, profile_ids: list[str]) -> list[str]:
     """The ids that are neither a profile nor a merged id of the database (what a static
     list would keep in vain); [] while the database has no segment inputs yet."""
