@@ -16,8 +16,10 @@ def build_model_asset(
     project: SqlProject, model: Model, rendered: RenderedModel, kind: str
 ) -> dg.AssetsDefinition:
     """`rendered` is the model rendered for the configured engine, shown in the UI."""
-    deps = sorted(rendered.refs) + sorted(
-        project.source(source, table).raw_table for source, table in rendered.sources
+    deps = (
+        sorted(rendered.refs)
+        + sorted(project.source(source, table).raw_table for source, table in rendered.sources)
+        + sorted(rendered.assets)
     )
     # A relationships test reads its parent model, so the parent must be built first.
     deps += sorted({test.to for test in model.data_tests if test.to and test.to not in deps})

@@ -26,6 +26,17 @@ def model_order(project: SqlProject) -> list[str]:
     return project.order(graph)
 
 
+def asset_readers(project: SqlProject) -> set[str]:
+    """Models that read a Python asset's table (asset_table()), directly or through refs:
+    building them needs those assets (profiles, segment_inputs) built first."""
+    rendered = dependencies(project)
+    readers = {name for name, model in rendered.items() if model.assets}
+    for name in model_order(project):
+        if rendered[name].refs & readers:
+            readers.add(name)
+    return readers
+
+
 def load_all_landing(
     warehouse: Warehouse, project: SqlProject, landing_dir: Path
 ) -> list[LandingLoad]:
@@ -33,11 +44,18 @@ def load_all_landing(
 
 
 def build_models(
-    warehouse: Warehouse, project: SqlProject, *, with_tests: bool = True
+    warehouse: Warehouse,
+    project: SqlProject,
+    *,
+    with_tests: bool = True,
+    names: set[str] | None = None,
 ) -> list[ModelRun]:
+    """Build the models (those in `names` when given) in dependency order."""
     renderer = Renderer(project, target_of(warehouse))
     runs = []
     for name in model_order(project):
+        if names is not None and name not in names:
+            continue
         model = project.models[name]
         run = materialize_model(warehouse, renderer, model)
         if with_tests:

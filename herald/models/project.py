@@ -170,6 +170,8 @@ class SqlProject:
     sources: dict[tuple[str, str], SourceTable]
     macro_source: str
     vars: dict[str, Any] = field(default_factory=dict)
+    # Tables Python assets build (table -> asset), read with asset_table('name').
+    asset_tables: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: Path = DEFAULT_SQL_DIR) -> SqlProject:
@@ -195,7 +197,13 @@ class SqlProject:
                 raise ModelError(f"{doc_path}: {_first_error(exc)}") from None
             layer = path.relative_to(root).parts[0]
             models[name] = Model(name, layer, path, path.read_text(encoding="utf-8"), doc)
-        return cls(root, models, sources, macros, dict(project_file.get("vars") or {}))
+        asset_tables = {
+            str(table): str(asset)
+            for table, asset in (project_file.get("asset_tables") or {}).items()
+        }
+        return cls(
+            root, models, sources, macros, dict(project_file.get("vars") or {}), asset_tables
+        )
 
     def source(self, source: str, table: str) -> SourceTable:
         try:
@@ -203,6 +211,15 @@ class SqlProject:
         except KeyError:
             raise ModelError(
                 f"unknown source {source}.{table}: declare it in sources.yml"
+            ) from None
+
+    def asset_of(self, table: str) -> str:
+        """The Python asset that builds `table` (declared under asset_tables in project.yml)."""
+        try:
+            return self.asset_tables[table]
+        except KeyError:
+            raise ModelError(
+                f"unknown asset table {table!r}: declare it under asset_tables in project.yml"
             ) from None
 
     def model(self, name: str) -> Model:

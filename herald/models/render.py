@@ -1,5 +1,5 @@
-"""Rendering models: Jinja with ref(), source(), var(), config(), this, is_incremental(),
-and macros dispatched per engine as dbt's adapter.dispatch does."""
+"""Rendering models: Jinja with ref(), source(), asset_table(), var(), config(), this,
+is_incremental(), and macros dispatched per engine as dbt's adapter.dispatch does."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class RenderedModel:
     config: ModelConfig
     refs: set[str] = field(default_factory=set)
     sources: set[tuple[str, str]] = field(default_factory=set)
+    assets: set[str] = field(default_factory=set)  # Python assets whose tables it reads
 
 
 class Renderer:
@@ -132,6 +133,10 @@ class Renderer:
             rendered.sources.add((source_name, table))
             return self.target.qualify(entry.raw_table)
 
+        def asset_table(table: str) -> str:
+            rendered.assets.add(self.project.asset_of(table))
+            return self.target.qualify(table)
+
         def config(**kwargs: Any) -> str:
             overrides.update(kwargs)
             return ""
@@ -141,6 +146,7 @@ class Renderer:
             sql = template.render(
                 ref=ref,
                 source=source,
+                asset_table=asset_table,
                 config=config,
                 this=self.target.qualify(model.name),
                 is_incremental=lambda: is_incremental,

@@ -63,3 +63,12 @@ toUnixTimestamp64Milli({{ expr }}) / 1000
 {% macro clickhouse__hours_before(expr, hours) -%}
 ({{ expr }} - toIntervalHour({{ hours }}))
 {%- endmacro %}
+
+{# A column as text whatever type its files gave it (an all-empty column may arrive as a number). #}
+{% macro duckdb__as_text(expr) -%}
+cast({{ expr }} as varchar)
+{%- endmacro %}
+
+{% macro clickhouse__as_text(expr) -%}
+cast({{ expr }} as Nullable(String))
+{%- endmacro %}

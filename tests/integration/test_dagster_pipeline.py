@@ -84,10 +84,14 @@ def test_materialize_builds_everything_on_a_temporary_duckdb(herald_home: Path) 
 def test_a_selection_runs_only_those_assets(herald_home: Path) -> None:
     materialize(load_settings())
     outcome = materialize(load_settings(), "key:order_items+")
-    # Downstream of order_items: orders, and the inputs segments read.
+    # Downstream of order_items: orders, the inputs segments read, and the reports over them.
     assert sorted(asset.name for asset in outcome.assets) == [
         "order_items",
         "orders",
+        "report_client_growth",
+        "report_cohort_retention",
+        "report_communications_daily",
+        "report_ltv_cohort",
         "segment_inputs",
     ]
 
