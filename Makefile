@@ -32,6 +32,7 @@ demo: venv
 
 services:
 	deploy/services.sh ensure postgres rabbitmq
+	deploy/browser.sh ensure
 
 lint: venv
 	$(BIN)/ruff format --check .

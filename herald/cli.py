@@ -20,6 +20,7 @@ from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `pro
 from herald.cli_profiles import export_command, profile_app, unify_command
 from herald.cli_segments import segment_app
 from herald.cli_sources import sources_app
+from herald.cli_users import serve_app, user_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
 
@@ -33,6 +34,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
+app.add_typer(user_app, name="user")
+app.add_typer(serve_app, name="serve")
 app.command(name="unify")(unify_command)
 app.command(name="export")(export_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]

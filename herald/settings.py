@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     pool_limit: int = 1
     language: str = "en"  # of what Herald tells a person: en or ru (herald.i18n)
     max_import_mb: int = 4096  # a bigger file is refused whole: split it or use a SQL source
+    # Signs the web UI's session cookies; empty: a random key kept in HERALD_HOME/ui-secret
+    # (made once, mode 0600). Set it the same on every host of one web UI.
+    ui_secret: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -588,3 +588,37 @@ class SegmentSync(Base):
 
     def __repr__(self) -> str:
         return f"SegmentSync({self.name!r} -> {self.table_name!r}, {self.mode})"
+
+
+UserRole = Literal["admin", "marketer", "analyst", "viewer"]
+USER_ROLES: tuple[UserRole, ...] = ("admin", "marketer", "analyst", "viewer")
+
+
+class User(Base):
+    """A person who logs in to the web UI (herald.users): an argon2 password hash, a role
+    (what they may do) and the language the UI speaks to them. A disabled user is kept, so
+    what they did stays attributed, but may not log in."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role in ('admin', 'marketer', 'analyst', 'viewer')", name="user_role"),
+        CheckConstraint("language in ('en', 'ru')", name="user_language"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True, comment="the login name")
+    password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
+    role: Mapped[str] = mapped_column(String(20), comment="admin, marketer, analyst or viewer")
+    language: Mapped[str] = mapped_column(
+        String(8), default="en", comment="of the web UI: en or ru"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    disabled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="set: the user may not log in"
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"User({self.username!r}, {self.role})"

@@ -58,6 +58,7 @@ STORE_TABLES = {
     "segment_versions",
     "segment_list_entries",
     "segment_syncs",
+    "users",
 }
 
 

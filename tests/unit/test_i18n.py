@@ -17,13 +17,20 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def marked_messages() -> set[str]:
-    """The messages marked with N_ in herald/ and ui/, as `make i18n` extracts them."""
+    """The messages marked with N_ in herald/ and ui/, and the web UI templates' `_("...")`,
+    as `make i18n` extracts them (babel.cfg)."""
     found: set[str] = set()
     for folder in ("herald", "ui"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / folder, method_map=[("**.py", "python")], keywords={"N_": None}
         ):
             found.add(message)
+    for _, _, message, _, _ in extract_from_dir(
+        ROOT / "ui" / "web" / "templates",
+        method_map=[("**.html", "jinja2")],
+        keywords={"_": None},
+    ):
+        found.add(message if isinstance(message, str) else message[0])
     return found
 
 

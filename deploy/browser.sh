@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Check or install the browser Herald's browser tests drive: Debian's Chromium.
+#
+#   deploy/browser.sh check    report whether the browser is there, install nothing
+#   deploy/browser.sh ensure   install Debian's `chromium` (and fonts) if it is missing
+#
+# Exit status: 0 the browser is there, 1 it is not (the message says what to install),
+# 2 bad usage. The tests use /usr/bin/chromium, or the browser HERALD_CHROMIUM names; without
+# one they are skipped with that reason. Playwright's own browser downloads are never used.
+#
+# Environment:
+#   HERALD_CHROMIUM   use this browser executable instead: it is only checked, never installed
+
+set -o pipefail
+
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+CHROMIUM="${HERALD_CHROMIUM:-/usr/bin/chromium}"
+# Chromium, and fonts with Cyrillic glyphs so the Russian pages render as people see them.
+PACKAGES=(chromium fonts-dejavu-core fonts-liberation)
+LOG="${TMPDIR:-/tmp}/herald-browser.$$.log"
+trap 'rm -f "$LOG"' EXIT
+
+say() { printf 'browser: %s\n' "$*"; }
+fail() { printf 'browser: %s\n' "$*" >&2; }
+
+usage() {
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+is_root() { [[ $(id -u) == 0 ]]; }
+
+# Commands that need root: run directly as root, through passwordless sudo otherwise.
+SUDO=()
+can_admin() {
+    if is_root; then
+        SUDO=()
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        SUDO=(sudo -n)
+    else
+        return 1
+    fi
+}
+
+# Run a command, keeping its output for the failure message.
+attempt() {
+    printf '$ %s\n' "$*" >>"$LOG"
+    "$@" >>"$LOG" 2>&1 </dev/null
+}
+
+log_tail() {
+    [[ -s $LOG ]] || return 0
+    fail "what was tried:"
+    grep -v "^[[:space:]]*$" "$LOG" | tail -n 8 | sed "s/^/    /" >&2
+}
+
+apt_install() { # package...
+    command -v apt-get >/dev/null || return 1
+    can_admin || return 1
+    say "installing $* with apt-get (once; this takes a few minutes)"
+    local env=(env DEBIAN_FRONTEND=noninteractive)
+    attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@" && return 0
+    attempt "${SUDO[@]}" "${env[@]}" apt-get update -q &&
+        attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@"
+}
+
+# Serialise concurrent `ensure` runs (two `make test` at once) while apt-get runs.
+take_lock() {
+    command -v flock >/dev/null || return 0
+    { exec 9>>"${TMPDIR:-/tmp}/herald-browser.lock"; } 2>/dev/null || return 0
+    flock -w 900 9 || true
+}
+
+present() { [[ -x $CHROMIUM ]]; }
+
+need() {
+    fail "Chromium is needed at $CHROMIUM for the browser tests: install it with" \
+        "\`sudo apt-get install ${PACKAGES[*]}\`, or point HERALD_CHROMIUM at a Chromium" \
+        "or Chrome executable."
+}
+
+check() {
+    if present; then
+        say "Chromium is at $CHROMIUM"
+        return 0
+    fi
+    need
+    return 1
+}
+
+ensure() {
+    present && { say "Chromium is at $CHROMIUM"; return 0; }
+    if [[ -n ${HERALD_CHROMIUM:-} ]]; then
+        fail "HERALD_CHROMIUM=$HERALD_CHROMIUM is not an executable file"
+        return 1
+    fi
+    take_lock
+    present && { say "Chromium is at $CHROMIUM"; return 0; }
+    if ! command -v apt-get >/dev/null; then
+        fail "no apt-get here (not Debian/Ubuntu)."
+        need
+        return 1
+    fi
+    if ! can_admin; then
+        fail "installing Chromium needs root (or passwordless sudo)."
+        need
+        return 1
+    fi
+    if apt_install "${PACKAGES[@]}" && present; then
+        say "Chromium is at $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null | head -n 1))"
+        return 0
+    fi
+    log_tail
+    need
+    return 1
+}
+
+main() {
+    (($# == 1)) || usage
+    case $1 in
+    check) check ;;
+    ensure) ensure ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"
