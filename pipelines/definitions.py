@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.landing import build_landing_assets
 from assets.profiles import build_profiles_asset
+from assets.reports import build_report_assets
 from assets.resources import StoreResource, WarehouseResource
 from assets.segment_syncs import build_segment_sync_schedules, segment_sync_job
 from assets.segments import build_segment_assets, build_segment_sensor, segment_refresh_job
@@ -33,6 +34,7 @@ def build_definitions(
             *model_assets,
             build_profiles_asset(warehouse.kind),
             *build_segment_assets(warehouse.kind),
+            *build_report_assets(warehouse.kind),
         ],
         schedules=[*build_sql_source_schedules(settings), *build_segment_sync_schedules(settings)],
         jobs=[

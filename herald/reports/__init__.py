@@ -1,0 +1,1 @@
+"""Reports computed from the warehouse: cohorts, funnels, customer lifetime value."""
