@@ -52,3 +52,44 @@ select toInt64(number) as n from numbers({{ count }})
 {% macro default__ratio(numerator, denominator) -%}
 (cast({{ numerator }} as double) / nullif({{ denominator }}, 0))
 {%- endmacro %}
+
+{# The value of `value` on the row where `order` is least (a tuple orders by its items). #}
+{% macro duckdb__first_by(value, order) -%}
+arg_min({{ value }}, {{ order }})
+{%- endmacro %}
+
+{% macro clickhouse__first_by(value, order) -%}
+argMin({{ value }}, {{ order }})
+{%- endmacro %}
+
+{#
+  The values of `expressions` (a list of SQL texts) on the row where `order` is least, as one
+  row value: read its items with row_field(row, 1), row_field(row, 2)… NULL items stay NULL
+  (first_by, by contrast, skips rows whose value is NULL).
+#}
+{% macro duckdb__first_row_by(expressions, order) -%}
+arg_min(struct_pack(
+    {%- for expression in expressions %}f{{ loop.index }} := {{ expression }}{% if not loop.last %}, {% endif %}{% endfor -%}
+), {{ order }})
+{%- endmacro %}
+
+{% macro clickhouse__first_row_by(expressions, order) -%}
+argMin(tuple({{ expressions | join(', ') }}), {{ order }})
+{%- endmacro %}
+
+{% macro duckdb__row_field(row, index) -%}
+{{ row }}.f{{ index }}
+{%- endmacro %}
+
+{% macro clickhouse__row_field(row, index) -%}
+tupleElement({{ row }}, {{ index }})
+{%- endmacro %}
+
+{# Any one value of the group (for columns that have one value per group by construction). #}
+{% macro duckdb__any_of(expr) -%}
+any_value({{ expr }})
+{%- endmacro %}
+
+{% macro clickhouse__any_of(expr) -%}
+any({{ expr }})
+{%- endmacro %}

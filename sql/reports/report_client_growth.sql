@@ -23,52 +23,48 @@ subscription_states as (
     select * from {{ asset_table('profile_subscription_states') }}
 ),
 
-activity_parts as (
-    select database, profile_id, min(occurred_at) as first_at, max(occurred_at) as last_at
-    from profile_events
-    group by database, profile_id
-    union all
-    select database, profile_id, min(created_at) as first_at, max(created_at) as last_at
-    from profile_orders
-    group by database, profile_id
-),
-
-activity as (
-    select database, profile_id, min(first_at) as first_active_at, max(last_at) as last_active_at
-    from activity_parts
-    group by database, profile_id
-),
-
-first_events as (
+event_activity as (
     select
         database,
         profile_id,
-        traffic_source,
-        row_number() over (
-            partition by database, profile_id order by occurred_at, event_id
-        ) as position
+        min(occurred_at) as first_at,
+        max(occurred_at) as last_at,
+        {{ first_by('traffic_source', '(occurred_at, event_id)') }} as first_source
     from profile_events
+    group by database, profile_id
+),
+
+order_activity as (
+    select database, profile_id, min(created_at) as first_at, max(created_at) as last_at
+    from profile_orders
+    group by database, profile_id
 ),
 
 people as (
     select
         profiles.database as database,
         profiles.profile_id as profile_id,
-        least(profiles.created_at, coalesce(activity.first_active_at, profiles.created_at))
-            as first_seen_at,
-        activity.last_active_at as last_active_at,
-        coalesce(first_events.traffic_source, 'offline') as source
+        least(
+            profiles.created_at,
+            coalesce(event_activity.first_at, profiles.created_at),
+            coalesce(order_activity.first_at, profiles.created_at)
+        ) as first_seen_at,
+        greatest(
+            coalesce(event_activity.last_at, order_activity.last_at),
+            coalesce(order_activity.last_at, event_activity.last_at)
+        ) as last_active_at,
+        coalesce(event_activity.first_source, 'offline') as source
     from profiles
-    left join activity
-        on activity.database = profiles.database and activity.profile_id = profiles.profile_id
-    left join first_events
-        on first_events.database = profiles.database
-        and first_events.profile_id = profiles.profile_id
-        and first_events.position = 1
+    left join event_activity
+        on event_activity.database = profiles.database
+        and event_activity.profile_id = profiles.profile_id
+    left join order_activity
+        on order_activity.database = profiles.database
+        and order_activity.profile_id = profiles.profile_id
 ),
 
 horizon as (
-    select max(last_active_at) as horizon_at from activity
+    select max(last_active_at) as horizon_at from people
 ),
 
 unsubscriptions as (

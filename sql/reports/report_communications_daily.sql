@@ -24,8 +24,8 @@ profile_message_events as (
 messages as (
     select
         message_id,
-        min(channel) as message_channel,
-        min(campaign_id) as message_campaign,
+        {{ any_of('channel') }} as message_channel,  -- one channel and campaign per message
+        {{ any_of('campaign_id') }} as message_campaign,
         {{ to_date("coalesce(min(case when event_type = 'sent' then occurred_at end), min(occurred_at))") }}
             as send_date,
         count(case when event_type = 'sent' then 1 end) > 0 as is_sent,

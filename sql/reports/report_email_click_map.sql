@@ -2,7 +2,13 @@
   Clicks per campaign, link and the link's position in the email, for a heat-map overlay.
 #}
 with email_events as (
-    select * from {{ ref('message_events') }}
+    select
+        coalesce(campaign_id, '') as campaign_id,
+        message_id,
+        event_type,
+        url,
+        link_position
+    from {{ ref('message_events') }}
     where channel = 'email'
 ),
 
@@ -33,7 +39,7 @@ campaign_clicks as (
 
 final as (
     select
-        coalesce(links.campaign_id, '') as campaign_id,
+        links.campaign_id as campaign_id,
         links.url as url,
         links.link_position as link_position,
         links.clicks as clicks,

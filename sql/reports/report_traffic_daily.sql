@@ -16,25 +16,13 @@ devices as (
     group by device_id
 ),
 
-ranked as (
+sessions as (
     select
         session_id,
-        event_date,
-        occurred_at,
-        device_id,
-        coalesce(anonymous_id, user_id) as visitor_id,
-        traffic_source,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        path,
-        row_number() over (partition by session_id order by occurred_at, event_id) as position
-    from events
-),
-
-totals as (
-    select
-        session_id,
+        {{ first_row_by([
+            'occurred_at', 'coalesce(anonymous_id, user_id)', 'traffic_source', 'utm_source',
+            'utm_medium', 'utm_campaign', 'path', 'device_id',
+        ], '(occurred_at, event_id)') }} as first_event,
         count(case when event_type = 'page' then 1 end) as page_views,
         count(case when event_type = 'track' then 1 end) as tracked,
         count(case when event_name = 'Order Completed' then 1 end) as orders
@@ -42,24 +30,21 @@ totals as (
     group by session_id
 ),
 
-sessions as (
+classified as (
     select
-        ranked.session_id as session_id,
-        ranked.event_date as event_date,
-        ranked.visitor_id as visitor_id,
-        ranked.traffic_source as traffic_source,
-        coalesce(ranked.utm_source, '') as utm_source,
-        coalesce(ranked.utm_medium, '') as utm_medium,
-        coalesce(ranked.utm_campaign, '') as utm_campaign,
-        coalesce(ranked.path, '') as landing_page,
+        {{ to_date(row_field('sessions.first_event', 1)) }} as event_date,
+        {{ row_field('sessions.first_event', 2) }} as visitor_id,
+        {{ row_field('sessions.first_event', 3) }} as traffic_source,
+        coalesce({{ row_field('sessions.first_event', 4) }}, '') as utm_source,
+        coalesce({{ row_field('sessions.first_event', 5) }}, '') as utm_medium,
+        coalesce({{ row_field('sessions.first_event', 6) }}, '') as utm_campaign,
+        coalesce({{ row_field('sessions.first_event', 7) }}, '') as landing_page,
         coalesce(devices.platform, 'unknown') as device,
-        totals.page_views as page_views,
-        totals.page_views = 1 and totals.tracked = 0 as is_bounce,
-        totals.orders > 0 as has_order
-    from ranked
-    inner join totals on totals.session_id = ranked.session_id
-    left join devices on devices.device_id = ranked.device_id
-    where ranked.position = 1
+        sessions.page_views as page_views,
+        sessions.page_views = 1 and sessions.tracked = 0 as is_bounce,
+        sessions.orders > 0 as has_order
+    from sessions
+    left join devices on devices.device_id = {{ row_field('sessions.first_event', 8) }}
 ),
 
 final as (
@@ -78,7 +63,7 @@ final as (
         count(case when has_order then 1 end) as converted_sessions,
         {{ ratio('count(case when is_bounce then 1 end)', 'count(*)') }} as bounce_rate,
         {{ ratio('count(case when has_order then 1 end)', 'count(*)') }} as conversion_rate
-    from sessions
+    from classified
     group by event_date, traffic_source, utm_source, utm_medium, utm_campaign, landing_page, device
 )
 
