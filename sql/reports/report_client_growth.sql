@@ -40,10 +40,16 @@ order_activity as (
     group by database, profile_id
 ),
 
+unsubscriptions as (
+    select database, profile_id, min(changed_at) as unsubscribed_at
+    from subscription_states
+    where status = 'unsubscribed'
+    group by database, profile_id
+),
+
 people as (
     select
         profiles.database as database,
-        profiles.profile_id as profile_id,
         least(
             profiles.created_at,
             coalesce(event_activity.first_at, profiles.created_at),
@@ -53,7 +59,8 @@ people as (
             coalesce(event_activity.last_at, order_activity.last_at),
             coalesce(order_activity.last_at, event_activity.last_at)
         ) as last_active_at,
-        coalesce(event_activity.first_source, 'offline') as source
+        coalesce(event_activity.first_source, 'offline') as source,
+        unsubscriptions.unsubscribed_at as unsubscribed_at
     from profiles
     left join event_activity
         on event_activity.database = profiles.database
@@ -61,53 +68,92 @@ people as (
     left join order_activity
         on order_activity.database = profiles.database
         and order_activity.profile_id = profiles.profile_id
+    left join unsubscriptions
+        on unsubscriptions.database = profiles.database
+        and unsubscriptions.profile_id = profiles.profile_id
 ),
 
-horizon as (
-    select max(last_active_at) as horizon_at from people
+dated as (
+    select
+        database,
+        source,
+        first_seen_at,
+        unsubscribed_at,
+        case
+            when {{ plus_days('last_active_at', var('churn_days')) }}
+                <= max(last_active_at) over ()
+                then {{ plus_days('last_active_at', var('churn_days')) }}
+        end as churned_at
+    from people
 ),
 
-unsubscriptions as (
-    select database, profile_id, min(changed_at) as unsubscribed_at
-    from subscription_states
-    where status = 'unsubscribed'
-    group by database, profile_id
+kinds as (
+    select 'new' as change
+    union all
+    select 'unsubscribed' as change
+    union all
+    select 'churned' as change
 ),
 
 changes as (
-    select database, source, first_seen_at as changed_at, 'new' as change
-    from people
-    union all
-    select people.database as database, people.source as source, unsubscriptions.unsubscribed_at as changed_at,
-        'unsubscribed' as change
-    from unsubscriptions
-    inner join people
-        on people.database = unsubscriptions.database
-        and people.profile_id = unsubscriptions.profile_id
-    union all
-    select people.database as database, people.source as source,
-        {{ plus_days('people.last_active_at', var('churn_days')) }} as changed_at,
-        'churned' as change
-    from people
-    cross join horizon
-    where people.last_active_at is not null
-        and {{ plus_days('people.last_active_at', var('churn_days')) }} <= horizon.horizon_at
+    select
+        dated.database as database,
+        dated.source as source,
+        kinds.change as change,
+        case kinds.change
+            when 'new' then dated.first_seen_at
+            when 'unsubscribed' then dated.unsubscribed_at
+            else dated.churned_at
+        end as changed_at
+    from dated
+    cross join kinds
 ),
 
-periods as (
-    {% for grain in ['day', 'week', 'month'] %}
+days as (
     select
         database,
-        '{{ grain }}' as grain,
-        {{ period_start('changed_at', grain) }} as period_start,
         source,
+        {{ to_date('changed_at') }} as day,
         count(case when change = 'new' then 1 end) as new_profiles,
         count(case when change = 'unsubscribed' then 1 end) as unsubscribed,
         count(case when change = 'churned' then 1 end) as churned
     from changes
-    group by database, {{ period_start('changed_at', grain) }}, source
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    where changed_at is not null
+    group by database, source, {{ to_date('changed_at') }}
+),
+
+grains as (
+    select 'day' as grain
+    union all
+    select 'week' as grain
+    union all
+    select 'month' as grain
+),
+
+periods as (
+    select
+        days.database as database,
+        grains.grain as grain,
+        case grains.grain
+            when 'day' then days.day
+            when 'week' then {{ period_start('days.day', 'week') }}
+            else {{ period_start('days.day', 'month') }}
+        end as period_start,
+        days.source as source,
+        cast(sum(days.new_profiles) as bigint) as new_profiles,
+        cast(sum(days.unsubscribed) as bigint) as unsubscribed,
+        cast(sum(days.churned) as bigint) as churned
+    from days
+    cross join grains
+    group by
+        days.database,
+        grains.grain,
+        case grains.grain
+            when 'day' then days.day
+            when 'week' then {{ period_start('days.day', 'week') }}
+            else {{ period_start('days.day', 'month') }}
+        end,
+        days.source
 ),
 
 final as (
