@@ -18,6 +18,7 @@ import typer
 from herald.cli_db import db_app
 from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `profile unmerge`
 from herald.cli_profiles import export_command, profile_app, unify_command
+from herald.cli_reports import report_app
 from herald.cli_segments import segment_app
 from herald.cli_sources import sources_app
 from herald.cli_users import serve_app, user_app
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
+app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
 app.add_typer(serve_app, name="serve")
 app.command(name="unify")(unify_command)
@@ -247,9 +249,11 @@ def demo(
     profiles: int = typer.Option(10_000, min=1, help="Persons to generate if landing is empty."),
     seed: int = typer.Option(42),
     port: int = typer.Option(3000, help="Port of the Dagster UI."),
-    serve: bool = typer.Option(True, help="Serve the Dagster UI after materialising."),
+    ui_port: int = typer.Option(8000, help="Port of Herald's web UI."),
+    serve: bool = typer.Option(True, help="Serve the Dagster UI and the web UI afterwards."),
 ) -> None:
-    """Generate sample data, materialise everything, then serve the Dagster UI."""
+    """Generate sample data, materialise everything, then serve the Dagster UI and Herald's
+    web UI (a first admin, `admin`, is created with a password printed once)."""
     from herald.generate.database import apply_customers_schema, describe
 
     settings = _settings()
@@ -259,12 +263,19 @@ def demo(
         typer.echo(describe(apply_customers_schema(settings.database_url)))
     materialize(select=None)
     _example_segments(settings)
+    _demo_admin(settings)
     if not serve:
         return
     run = importlib.import_module("pipelines.run")
     dagster_home = run.prepare_instance(settings)
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
-    typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    web_ui = subprocess.Popen(
+        [sys.executable, "-m", "herald.cli", "serve", "ui", "--port", str(ui_port)],
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    typer.echo(f"Herald web UI: http://127.0.0.1:{ui_port}")
+    typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops both)")
     command = [
         sys.executable,
         "-m",
@@ -277,7 +288,35 @@ def demo(
         "-p",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(command, env=env, cwd=REPO_ROOT))
+    try:
+        code = subprocess.call(command, env=env, cwd=REPO_ROOT)
+    finally:
+        web_ui.terminate()
+        web_ui.wait(timeout=10)
+    raise typer.Exit(code)
+
+
+def _demo_admin(settings: Settings) -> None:
+    """Create the demo's first user, `admin`, when there is no user yet; its password is
+    printed once and kept in HERALD_HOME/demo-admin-password.txt (mode 0600)."""
+    import secrets
+
+    from herald.store import create_store_engine, migrate
+    from herald.users import create_user, list_users
+
+    store = create_store_engine(settings.database_url)
+    try:
+        migrate(store)
+        if list_users(store):
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(store, "admin", password, role="admin")
+        path = settings.home / "demo-admin-password.txt"
+        path.write_text(password + "\n", encoding="utf-8")
+        path.chmod(0o600)
+        typer.echo(f"Web UI user: admin, password: {password}  (also in {path})")
+    finally:
+        store.dispose()
 
 
 def _example_segments(settings: Settings) -> None:

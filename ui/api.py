@@ -103,6 +103,7 @@ from herald.store import ProfileDatabase, ProfileImport, create_store_engine, mi
 from herald.store.models import CHANNELS, SUBSCRIPTION_STATUSES
 from herald.warehouse.base import Warehouse
 from ui.errors import APIError
+from ui.reports_api import add_report_routes
 from ui.segments_api import add_segment_routes
 
 MAX_PROFILES = 10_000
@@ -905,6 +906,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return request.as_dict()
 
     add_segment_routes(app, store, authorized, _card_warehouse)
+    add_report_routes(app, authorized, _card_warehouse)
     return app
 
 

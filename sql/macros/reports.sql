@@ -112,29 +112,3 @@ list_filter({{ list }}, lambda x: x > {{ bound }})[1]
 {% macro clickhouse__rep_first_after(list, bound) -%}
 arrayFirstOrNull(x -> x > {{ bound }}, {{ list }})
 {%- endmacro %}
-
-{# The attempts' starts of a group: (position s, time t0, breakdown bd) of the rows passing
-   `cond`, read back with rep_unnest and rep_start_field. #}
-{% macro duckdb__rep_start_list(s, t0, bd, cond) -%}
-list({'s': {{ s }}, 't0': {{ t0 }}, 'bd': {{ bd }}}) filter (where {{ cond }})
-{%- endmacro %}
-
-{% macro clickhouse__rep_start_list(s, t0, bd, cond) -%}
-groupArrayIf(tuple({{ s }}, {{ t0 }}, {{ bd }}), {{ cond }})
-{%- endmacro %}
-
-{% macro duckdb__rep_unnest(list) -%}
-unnest({{ list }})
-{%- endmacro %}
-
-{% macro clickhouse__rep_unnest(list) -%}
-arrayJoin({{ list }})
-{%- endmacro %}
-
-{% macro duckdb__rep_start_field(expr, name, index) -%}
-{{ expr }}.{{ name }}
-{%- endmacro %}
-
-{% macro clickhouse__rep_start_field(expr, name, index) -%}
-tupleElement({{ expr }}, {{ index }})
-{%- endmacro %}
