@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from herald.reports.cohort import cohort_retention
 from herald.settings import WarehouseURL
 from herald.warehouse import open_warehouse
 from tests.support.cli import run_herald
@@ -226,6 +227,8 @@ def export(engine: str, home: Path, folder: Path) -> None:
             pq.write_table(
                 warehouse.query_arrow(f"select * from {table}"), folder / f"{table}.parquet"
             )
+        cohorts = [asdict(row) for row in cohort_retention(warehouse)]  # the defaults
+        pq.write_table(pa.Table.from_pylist(cohorts), folder / "cohort_on_demand.parquet")
     finally:
         warehouse.close()
 
@@ -358,6 +361,19 @@ def test_the_mart_holds_what_its_description_says(snapshot: Snapshot, mart: str)
 
 
 # --- properties that hold whatever the data -----------------------------------------------------
+
+
+def test_the_default_cohort_on_demand_is_the_retention_mart(
+    snapshot: Snapshot, exported: Path
+) -> None:
+    """`herald report cohort` with its defaults gives the mart's cells that have activity (the
+    mart also keeps the empty cells, with active 0)."""
+    on_demand = read(exported / snapshot.engine, "cohort_on_demand")
+    mart = snapshot.marts["report_cohort_retention"]
+    assert not on_demand.empty
+    active = mart[mart["active"] > 0][list(on_demand.columns)]
+    assert_same_rows(active, on_demand, ["cohort", "period_index"])
+    assert (mart[mart["active"] == 0]["retention"] == 0).all()
 
 
 def test_communication_rates_are_shares(snapshot: Snapshot) -> None:
