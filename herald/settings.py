@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # Signs the web UI's session cookies; empty: a random key kept in HERALD_HOME/ui-secret
     # (made once, mode 0600). Set it the same on every host of one web UI.
     ui_secret: str = ""
+    # The Dagster UI the web UI's reports link to (<dagster_ui_url>/assets/<mart>).
+    dagster_ui_url: str = "http://127.0.0.1:3000"
 
     @classmethod
     def settings_customise_sources(

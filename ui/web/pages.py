@@ -44,6 +44,7 @@ from herald.users import ROLE_RANK, at_least
 PAGE_MODULES: tuple[str, ...] = (
     "ui.web.views.home",
     "ui.web.views.account",
+    "ui.web.views.reports",
     "ui.web.views.admin_users",
 )
 

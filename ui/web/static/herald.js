@@ -30,3 +30,34 @@
     setUpMenu();
   }
 })();
+
+// Report charts: the figure JSON is built on the server (plotly.graph_objects); Plotly draws
+// it and resizes it with the page (plotly.min.js is loaded, deferred, on pages with charts).
+(function () {
+  "use strict";
+
+  function drawCharts() {
+    if (typeof window.Plotly === "undefined") {
+      return;
+    }
+    var charts = document.querySelectorAll(".js-report-chart");
+    Array.prototype.forEach.call(charts, function (chart) {
+      var source = document.getElementById(chart.getAttribute("data-figure"));
+      if (!source) {
+        return;
+      }
+      var figure = JSON.parse(source.textContent);
+      window.Plotly.newPlot(chart, figure.data || [], figure.layout || {}, {
+        responsive: true,
+        displaylogo: false,
+        modeBarButtonsToRemove: ["select2d", "lasso2d"]
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawCharts);
+  } else {
+    drawCharts();
+  }
+})();
