@@ -127,6 +127,9 @@ def funnel(
     until: str | None = typer.Option(
         None, "--until", help="Step 1 up to (a day: including it; a time: before it)."
     ),
+    segment: str | None = typer.Option(
+        None, "--segment", help="Only the current members of this segment."
+    ),
     output: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f"),
 ) -> None:
     """A funnel of events: per step, the profiles that reach it, conversion and drop-off,
@@ -142,7 +145,7 @@ def funnel(
     )
     with _reader() as warehouse:
         result = compute_funnel(
-            warehouse, database, steps, span, order.value, breakdown, first, last
+            warehouse, database, steps, span, order.value, breakdown, first, last, segment
         )
     if output is ReportFormat.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
@@ -185,6 +188,9 @@ def cohort(
     until: str | None = typer.Option(
         None, "--until", help="Cohort events up to (a day: including it; a time: before it)."
     ),
+    segment: str | None = typer.Option(
+        None, "--segment", help="Only the current members of this segment."
+    ),
     output: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f"),
 ) -> None:
     """Cohort retention: per cohort and period since, the share of its profiles active."""
@@ -203,6 +209,7 @@ def cohort(
             activity=event if event is not None else ORDER_ACTIVITY,
             since=first,
             until=last,
+            segment=segment,
         )
     if output is ReportFormat.json:
         typer.echo(json.dumps(document, ensure_ascii=False, indent=2))

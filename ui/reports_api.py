@@ -4,8 +4,8 @@
 - `POST /api/v1/reports/funnel` — body: `steps` (each `{"event": .., "where": [{"property":
   .., "op": .., "value": ..}]}` or the CLI's text `"EVENT[prop=value, ...]"`), `window`
   ("7d"), `order` (ordered | strict | any), `breakdown`, `database`, `since`, `until` (a day:
-  `until` includes it; or an ISO time).
-- `GET /api/v1/reports/cohort?by=&period=&event=&database=&since=&until=`.
+  `until` includes it; or an ISO time), `segment` (only its current members).
+- `GET /api/v1/reports/cohort?by=&period=&event=&database=&since=&until=&segment=`.
 
 Bad input is a 422 with one line; a warehouse without report inputs a 409; a busy or
 unreadable warehouse a 503. The warehouse is opened read-only for each request.
@@ -57,6 +57,7 @@ class FunnelRequest(BaseModel):
     database: str | None = Field(default=None, max_length=200)
     since: str | None = Field(default=None, max_length=40)
     until: str | None = Field(default=None, max_length=40)
+    segment: str | None = Field(default=None, max_length=200)
 
 
 @contextlib.contextmanager
@@ -105,6 +106,7 @@ def add_report_routes(
                 breakdown=request.breakdown,
                 since=parse_moment(request.since, "since", end=False),
                 until=parse_moment(request.until, "until", end=True),
+                segment=request.segment,
             )
             return result.to_dict()
 
@@ -117,6 +119,7 @@ def add_report_routes(
         database: Annotated[str | None, Query(max_length=200)] = None,
         since: Annotated[str | None, Query(max_length=40)] = None,
         until: Annotated[str | None, Query(max_length=40)] = None,
+        segment: Annotated[str | None, Query(max_length=200)] = None,
     ) -> dict[str, Any]:
         """Cohort retention: per cohort and period index, cohort size, active profiles and
         retention (activity: orders, or `event`)."""
@@ -130,5 +133,6 @@ def add_report_routes(
                 activity=activity,
                 since=parse_moment(since, "since", end=False),
                 until=parse_moment(until, "until", end=True),
+                segment=segment,
             )
             return {"by": by, "period": period, "activity": activity, **document}

@@ -43,7 +43,7 @@ from datetime import date, datetime
 from typing import Any
 
 from herald.i18n import N_
-from herald.reports.funnel import ReportError, ReportSql, resolve_database, utc
+from herald.reports.funnel import ReportError, ReportSql, resolve_database, segment_scope, utc
 from herald.segments.inputs import EVENTS, ORDERS
 from herald.warehouse.base import Warehouse
 
@@ -76,8 +76,10 @@ def cohort_sql(
     activity: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    members: str = "",
 ) -> str:
-    """The cohort query: columns cohort, period_index, cohort_size, active, retention."""
+    """The cohort query: columns cohort, period_index, cohort_size, active, retention;
+    `members` narrows the cohorts (segment_scope)."""
     db = sql.literal(database)
     orders = (
         f"select profile_id, created_at as happened_at from {sql.table(ORDERS.table)} "
@@ -114,7 +116,7 @@ def cohort_sql(
         window.append(f"happened_at >= {sql.timestamp(since)}")
     if until is not None:
         window.append(f"happened_at < {sql.timestamp(until)}")
-    kept = (" where " + " and ".join(window)) if window else ""
+    kept = " where " + " and ".join(window or ["1 = 1"]) + members
     cohort_start = sql.macro("rep_period_start", "happened_at", period)
     active_start = sql.macro("rep_period_start", "happened_at", period)
     index = sql.macro("rep_period_index", period, "c.cohort", "a.period")
@@ -152,8 +154,10 @@ def cohort_retention(
     activity: str = ORDER_ACTIVITY,
     since: datetime | None = None,
     until: datetime | None = None,
+    segment: str | None = None,
 ) -> list[CohortRow]:
-    """Retention of cohorts (see the module's definitions)."""
+    """Retention of cohorts (see the module's definitions); with a `segment`, of its current
+    members only."""
     if by not in COHORT_BY:
         raise ReportError(
             N_("cohort by {by} is not one of {choices}").format(
@@ -173,8 +177,9 @@ def cohort_retention(
         raise ReportError(N_("until must be after since"))
     name = resolve_database(warehouse, database)
     sql = ReportSql(warehouse)
+    members = segment_scope(warehouse, segment)
     rows = warehouse.query_arrow(
-        cohort_sql(sql, name, by, period, activity, since, until)
+        cohort_sql(sql, name, by, period, activity, since, until, members)
     ).to_pylist()
     return [
         CohortRow(

@@ -363,6 +363,27 @@ def _renderer(dialect: str, database: str) -> Renderer:
     return Renderer(SqlProject.load(), Target(dialect, database))
 
 
+def segment_scope(warehouse: Warehouse, segment: str | None) -> str:
+    """`and profile_id in (<the segment's current members>)`, or '' without a segment; a
+    segment that was never computed is a clear error."""
+    if segment is None:
+        return ""
+    known = warehouse.exists("segment_members") and warehouse.scalar(
+        f"select count(*) from {warehouse.qualify('segment_sizes')} "
+        f"where segment_id = {warehouse.literal(segment)}"
+    )
+    if not known:
+        raise ReportError(
+            N_("no computed segment {segment} (herald segment list shows them)").format(
+                segment=repr(segment)
+            )
+        )
+    return (
+        f" and profile_id in (select profile_id from {warehouse.qualify('segment_members')} "
+        f"where segment_id = {warehouse.literal(segment)})"
+    )
+
+
 class ReportSql:
     """Dialect pieces of a report query: macros of sql/macros rendered for the warehouse."""
 
@@ -442,6 +463,7 @@ def funnel_sql(
     breakdown: str | None,
     since: datetime | None,
     until: datetime | None,
+    members: str = "",
 ) -> str:
     """One query: a row per breakdown value with e1..eN (entered), f2..fN and p2..pN (lower
     medians of microseconds from the start and from the previous step)."""
@@ -466,7 +488,7 @@ def funnel_sql(
     if until is not None:
         period.append(f"occurred_at < {sql.timestamp(until)}")
     start_period = "".join(f" and {part}" for part in period)
-    scope = f"database = {sql.literal(database)} and occurred_at is not null"
+    scope = f"database = {sql.literal(database)} and occurred_at is not null{members}"
     if order == "strict":
         first = sql.step(steps[0])
         keep = (
@@ -572,8 +594,10 @@ def funnel(
     breakdown: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    segment: str | None = None,
 ) -> FunnelResult:
-    """The funnel of `steps` over one profile database (see the module's semantics)."""
+    """The funnel of `steps` over one profile database (see the module's semantics); with a
+    `segment`, over its current members only."""
     started = time.perf_counter()
     checked = _check_steps(steps)
     span = parse_window(window)
@@ -590,7 +614,8 @@ def funnel(
         raise ReportError(N_("until must be after since"))
     name = resolve_database(warehouse, database)
     sql = ReportSql(warehouse)
-    query = funnel_sql(sql, name, checked, span, order, breakdown, since, until)
+    members = segment_scope(warehouse, segment)
+    query = funnel_sql(sql, name, checked, span, order, breakdown, since, until, members)
     rows = warehouse.query_arrow(query).to_pylist()
     if not rows and breakdown is None:
         rows = [{"breakdown": None}]

@@ -88,6 +88,7 @@ def test_a_selection_runs_only_those_assets(herald_home: Path) -> None:
     assert sorted(asset.name for asset in outcome.assets) == [
         "order_items",
         "orders",
+        "profile_ltv_predicted",
         "report_client_growth",
         "report_cohort_retention",
         "report_communications_daily",

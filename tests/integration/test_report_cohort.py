@@ -17,6 +17,7 @@ from herald.reports.funnel import ReportError
 from herald.warehouse.base import Warehouse
 from tests.fixtures.segments import SHOP_SCHEMA, load_segment_inputs
 from tests.support.report_reference import cohort_reference
+from tests.support.segment_tables import write_segment
 
 BASE = datetime(2026, 1, 25, 23, 30, tzinfo=UTC)  # a Sunday night, near a month's end
 NAMES = ("Signed Up", "Product Viewed", "Order Completed")
@@ -111,6 +112,23 @@ def test_the_default_is_monthly_first_order_cohorts_with_orders(warehouse: Wareh
         (date(2026, 1, 1), 2, 1, 1, 1.0),
         (date(2026, 2, 1), 0, 1, 1, 1.0),
     ]
+
+
+def test_a_segment_keeps_only_its_members_in_the_cohorts(warehouse: Warehouse) -> None:
+    orders = [
+        {"profile_id": "p1", "order_id": "o1", "created_at": BASE},
+        {"profile_id": "p2", "order_id": "o2", "created_at": BASE},
+        {"profile_id": "p2", "order_id": "o3", "created_at": BASE + timedelta(days=40)},
+    ]
+    load(warehouse, [], orders)
+    write_segment(warehouse, "loyal", ["p2"])
+    assert rows(warehouse)[0] == (date(2026, 1, 1), 0, 2, 2, 1.0)
+    assert rows(warehouse, segment="loyal") == [
+        (date(2026, 1, 1), 0, 1, 1, 1.0),
+        (date(2026, 1, 1), 2, 1, 1, 1.0),
+    ]
+    with pytest.raises(ReportError, match="no computed segment"):
+        rows(warehouse, segment="nobody")
 
 
 def test_weeks_start_on_monday(warehouse: Warehouse) -> None:

@@ -28,6 +28,7 @@ from herald.reports.funnel import (
 from herald.warehouse.base import Warehouse
 from tests.fixtures.segments import SHOP_SCHEMA, load_segment_inputs
 from tests.support.report_reference import funnel_reference
+from tests.support.segment_tables import write_segment
 
 BASE = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 NAMES = ("Product Viewed", "Product Added", "Order Completed", "Page Viewed")
@@ -201,6 +202,25 @@ def test_orders_differ_on_one_stream(warehouse: Warehouse) -> None:
     assert entered(funnel(warehouse, None, steps, "1h", order="strict")) == [3, 1]
     steps_any = [FunnelStep("A"), FunnelStep("X"), FunnelStep("B")]
     assert entered(funnel(warehouse, None, steps_any, "1h", order="any")) == [3, 1, 1]
+
+
+def test_a_segment_narrows_the_funnel_to_its_members(warehouse: Warehouse) -> None:
+    load(
+        warehouse,
+        [
+            event("p1", 1, "A", 0),
+            event("p1", 2, "B", 1),
+            event("p2", 1, "A", 0),
+            event("p3", 1, "A", 0),
+            event("p3", 2, "B", 2),
+        ],
+    )
+    write_segment(warehouse, "buyers", ["p1", "p2"])
+    steps = [FunnelStep("A"), FunnelStep("B")]
+    assert entered(funnel(warehouse, None, steps, "1h")) == [3, 2]
+    assert entered(funnel(warehouse, None, steps, "1h", segment="buyers")) == [2, 1]
+    with pytest.raises(ReportError, match="no computed segment 'nobody'"):
+        funnel(warehouse, None, steps, "1h", segment="nobody")
 
 
 def test_the_best_attempt_counts_and_ties_take_the_earliest_start(warehouse: Warehouse) -> None:

@@ -546,6 +546,16 @@ def funnel_figure(result: FunnelResult, language: str) -> dict[str, Any]:
     return dict(json.loads(figure.to_json()))
 
 
+def computed_segments(warehouse: Warehouse) -> list[str]:
+    """The segments a builder may narrow to: those computed at least once."""
+    if not warehouse.exists("segment_sizes"):
+        return []
+    table = warehouse.query_arrow(
+        f"select distinct segment_id from {warehouse.qualify('segment_sizes')} order by 1"
+    )
+    return [str(name) for name in table.column(0).to_pylist()]
+
+
 @builders.get("/reports/funnel", response_class=HTMLResponse)
 def funnel_page(
     request: Request,
@@ -557,6 +567,7 @@ def funnel_page(
     order: Annotated[str, Query(max_length=20)] = "ordered",
     breakdown: Annotated[str, Query(max_length=200)] = "",
     database: Annotated[str, Query(max_length=200)] = "",
+    segment: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     language = page_language(request)
     query = _query(request)
@@ -572,6 +583,8 @@ def funnel_page(
         "order": order,
         "breakdown": breakdown,
         "database": database,
+        "segment": segment,
+        "segments": [],
         "query": query,
         "orders": [(name, _ORDER_TITLES[name]) for name in FUNNEL_ORDERS],
         "properties": list(EVENT_PROPERTIES),
@@ -592,6 +605,7 @@ def funnel_page(
         with wh.held():
             context["events"] = known_events(wh)
             context["databases"] = profile_databases(wh)
+            context["segments"] = computed_segments(wh)
             if chosen:
                 steps = [
                     parse_step(f"{event}[{condition}]") if condition else FunnelStep(event)
@@ -606,6 +620,7 @@ def funnel_page(
                     breakdown=breakdown or None,
                     since=_moment(query.get("from"), end=False),
                     until=_moment(query.get("to"), end=True),
+                    segment=segment or None,
                 )
                 context["result"] = result
                 context["figure"] = funnel_figure(result, language)
@@ -673,6 +688,7 @@ def cohort_page(
     period: Annotated[str, Query(max_length=20)] = "month",
     activity: Annotated[str, Query(max_length=500)] = ORDER_ACTIVITY,
     database: Annotated[str, Query(max_length=200)] = "",
+    segment: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     language = page_language(request)
     query = _query(request)
@@ -681,6 +697,8 @@ def cohort_page(
         "period": period,
         "activity": activity,
         "database": database,
+        "segment": segment,
+        "segments": [],
         "query": query,
         "by_choices": [(name, _COHORT_BY_TITLES[name]) for name in COHORT_BY],
         "periods": PERIODS,
@@ -702,6 +720,7 @@ def cohort_page(
         with wh.held():
             context["events"] = known_events(wh)
             context["databases"] = profile_databases(wh)
+            context["segments"] = computed_segments(wh)
             rows = cohort_retention(
                 wh,
                 database or None,
@@ -710,6 +729,7 @@ def cohort_page(
                 activity=activity or ORDER_ACTIVITY,
                 since=_moment(query.get("from"), end=False),
                 until=_moment(query.get("to"), end=True),
+                segment=segment or None,
             )
             context["rows"] = rows[:ROW_LIMIT]  # the heat map shows them all
             context["truncated"] = len(rows) > ROW_LIMIT
