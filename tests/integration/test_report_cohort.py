@@ -73,7 +73,7 @@ def rows(warehouse: Warehouse, **options: Any) -> list[tuple[date, int, int, int
 
 
 @settings(
-    max_examples=25,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

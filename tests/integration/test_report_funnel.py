@@ -148,7 +148,7 @@ def load(warehouse: Warehouse, events: list[dict[str, Any]]) -> None:
 
 
 @settings(
-    max_examples=30,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
