@@ -8,7 +8,16 @@
 4. segments: 20 segments refreshed, each compiled query against a hand-written one, and
    estimates, on DuckDB and chdb (segments.json, .md); BENCH_SEGMENT_PROFILES sets the scale
    (default 1,000,000 persons), the data stays in var/bench-segments/<N> for the next run.
-BENCH_ONLY=pipeline,import,unify,segments runs a subset.
+5. report-marts: every report mart (and profile_ltv_predicted) built on synthesised inputs of
+   BENCH_REPORT_MART_PROFILES profiles (default 1,000,000; the issue's target is at
+   10,000,000, which takes about an hour to synthesise here), DuckDB and chdb, against the raw
+   engine (report_marts.json, .md).
+6. report-pages: server time of every report page at BENCH_REPORT_PROFILES profiles (default
+   1,000,000; the generated home stays in var/bench-report-pages/<N>) (report_pages.json, .md).
+7. reports-ondemand: funnels of 10 and 20 steps and the default cohort over
+   BENCH_REPORT_ROWS events (default 10,000,000), DuckDB and chdb (reports_ondemand.json).
+BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand runs a
+subset.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 
 
 def main() -> None:
-    only = set(os.environ.get("BENCH_ONLY", "pipeline,import,unify,segments").split(","))
+    every = "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand"
+    only = set(os.environ.get("BENCH_ONLY", every).split(","))
     RESULTS.mkdir(exist_ok=True)
     if "pipeline" in only:
         bench_pipeline()
@@ -61,6 +71,21 @@ def main() -> None:
         from tests.benchmarks.bench_segments import run_and_report
 
         run_and_report()
+    if "report-marts" in only:
+        profiles = os.environ.get("BENCH_REPORT_MART_PROFILES", "1000000")
+        subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.bench_report_marts", "--profiles", profiles],
+            check=True,
+            cwd=REPO,
+        )
+    if "report-pages" in only:
+        from tests.benchmarks.bench_report_pages import run_and_report as report_pages
+
+        report_pages()
+    if "reports-ondemand" in only:
+        from tests.benchmarks.bench_reports_ondemand import run_and_report as reports_ondemand
+
+        reports_ondemand()
 
 
 def bench_pipeline() -> None:
