@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from herald.warehouse.base import Warehouse
 from herald.warehouse.chdb_engine import ChdbWarehouse
 from herald.warehouse.duckdb_engine import DuckDBWarehouse
+from tests.support.report_home import ReportHome, shared_report_home
 
 ENGINES = ["duckdb", "chdb"]
 
@@ -63,6 +64,13 @@ def warehouse(
     chdb = new_chdb_warehouse(chdb_path)
     yield chdb
     chdb.command(f"drop database if exists {chdb.quote(chdb.database)}")
+
+
+@pytest.fixture(scope="session")
+def report_home(tmp_path_factory: pytest.TempPathFactory) -> ReportHome:
+    """The generated home of the report tests, materialised on DuckDB and chdb once per run
+    for every xdist worker (tests.support.report_home); tests only read it."""
+    return shared_report_home(tmp_path_factory)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

@@ -542,7 +542,7 @@ REPORT_LIST: tuple[ReportDefinition, ...] = (
         default_breakdown="url",
         fixed_breakdown=True,
         required={"campaign": ""},
-        option_order={"campaign": "sum(clicks) desc"},
+        option_order={"campaign": "sum(clicks) desc, value"},
     ),
     ReportDefinition(
         slug="forms",

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,22 +52,17 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def web_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
-    """The web UI served by `herald serve ui` in a subprocess, with two users."""
-    home = tmp_path_factory.mktemp("browser") / "home"
-    settings = load_settings(home=home, database="", ui_secret="")
-    store = create_store_engine(settings.database_url)
-    migrate(store)
-    create_user(store, "admin", PASSWORD, role="admin")
-    create_user(store, "viewer", PASSWORD, role="viewer")
-    store.dispose()
-
+@contextmanager
+def served_ui(home: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`herald serve ui` on HERALD_HOME=home in a subprocess (any HERALD_WAREHOUSE,
+    HERALD_DATABASE or HERALD_UI_SECRET of the test environment dropped, then `env` set),
+    logging to log_path; yields its URL once it answers."""
     port = _free_port()
     environment = {**os.environ, "HERALD_HOME": str(home)}
     for name in ("HERALD_WAREHOUSE", "HERALD_DATABASE", "HERALD_UI_SECRET"):
         environment.pop(name, None)
-    log = (home / "web-ui.log").open("w")
+    environment.update(env or {})
+    log = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "herald.cli", "serve", "ui", "--port", str(port)],
         cwd=REPO,
@@ -79,16 +75,16 @@ def web_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
         deadline = time.monotonic() + SERVER_START_LIMIT_S
         while True:
             if server.poll() is not None:
-                pytest.fail(f"herald serve ui exited: {(home / 'web-ui.log').read_text()}")
+                pytest.fail(f"herald serve ui exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"herald serve ui did not answer: {(home / 'web-ui.log').read_text()}")
+                pytest.fail(f"herald serve ui did not answer: {log_path.read_text()}")
             time.sleep(0.1)
-        yield WebUI(url=url, home=home)
+        yield url
     finally:
         server.terminate()
         try:
@@ -97,6 +93,20 @@ def web_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def web_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
+    """The web UI served by `herald serve ui` in a subprocess, with two users."""
+    home = tmp_path_factory.mktemp("browser") / "home"
+    settings = load_settings(home=home, database="", ui_secret="")
+    store = create_store_engine(settings.database_url)
+    migrate(store)
+    create_user(store, "admin", PASSWORD, role="admin")
+    create_user(store, "viewer", PASSWORD, role="viewer")
+    store.dispose()
+    with served_ui(home, home / "web-ui.log") as url:
+        yield WebUI(url=url, home=home)
 
 
 @pytest.fixture(scope="session")

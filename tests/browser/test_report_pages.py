@@ -1,35 +1,22 @@
-"""The report pages in a real browser, on a generated home (`herald generate --profiles 300
---seed 3`, `herald materialize`) served by `herald serve ui`: every report in English and
-Russian draws its plotly chart and shows its table with no console errors, the funnel builder
-with three steps draws its funnel, and at phone width nothing sticks out of the page."""
+"""The report pages in a real browser, on the run's shared report home
+(tests.support.report_home: 500 profiles, seed 7, materialised) served by `herald serve ui`:
+every report in English and Russian draws its plotly chart and shows its table with no console
+errors, the funnel builder with three steps draws its funnel, and at phone width nothing sticks
+out of the page."""
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from herald.i18n import translate
 from herald.reports.catalog import REPORT_LIST
-from herald.settings import load_settings
 from herald.store.engine import create_store_engine
 from herald.store.migrate import migrate
 from herald.users import create_user
-from tests.browser.conftest import (
-    PASSWORD,
-    REPO,
-    SERVER_START_LIMIT_S,
-    OpenPage,
-    WebUI,
-    _free_port,
-    log_in,
-)
-from tests.support.cli import run_herald
+from tests.browser.conftest import PASSWORD, OpenPage, WebUI, log_in, served_ui
+from tests.support.report_home import ReportHome
 
 Screenshot = Callable[[Page, str], Path]
 USERS = {"en": "ana", "ru": "anya"}  # analysts, so the builders open too
@@ -37,55 +24,19 @@ CHART_LIMIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def report_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
-    """`herald serve ui` on a generated, materialised home with an analyst per language."""
-    home = tmp_path_factory.mktemp("browser-reports") / "home"
-    for command in (["generate", "--profiles", "300", "--seed", "3"], ["materialize"]):
-        completed = run_herald(command, home)
-        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    settings = load_settings(home=home, database="", ui_secret="", warehouse="")
-    store = create_store_engine(settings.database_url)
+def report_ui(report_home: ReportHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUI]:
+    """`herald serve ui` on the shared report home, with a store (an analyst per language)
+    and session key of this module's own, so the shared home is only read."""
+    folder = tmp_path_factory.mktemp("browser-reports")
+    store_url = f"sqlite:///{folder / 'herald.sqlite'}"
+    store = create_store_engine(store_url)
     migrate(store)
     for language, username in USERS.items():
         create_user(store, username, PASSWORD, role="analyst", language=language)
     store.dispose()
-
-    port = _free_port()
-    environment = {**os.environ, "HERALD_HOME": str(home)}
-    for name in ("HERALD_WAREHOUSE", "HERALD_DATABASE", "HERALD_UI_SECRET"):
-        environment.pop(name, None)
-    log_path = home / "web-ui.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "herald.cli", "serve", "ui", "--port", str(port)],
-        cwd=REPO,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_LIMIT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"herald serve ui exited: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"herald serve ui did not answer: {log_path.read_text()}")
-            time.sleep(0.1)
-        yield WebUI(url=url, home=home)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    env = {"HERALD_DATABASE": store_url, "HERALD_UI_SECRET": "browser report pages secret"}
+    with served_ui(report_home.home, folder / "web-ui.log", env) as url:
+        yield WebUI(url=url, home=report_home.home)
 
 
 def expect_chart(page: Page, chart_id: str) -> None:

@@ -1,6 +1,7 @@
 """`herald report funnel|cohort` as a user runs them, and the same reports through the JSON
-API, over one generated home (300 persons, materialised on DuckDB and on chdb): tables, JSON
-and CSV out; the same figures on both engines; one-line errors for bad input.
+API, over the run's shared report home (tests.support.report_home: 500 persons, materialised
+on DuckDB and on chdb): tables, JSON and CSV out; the same figures on both engines; one-line
+errors for bad input.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from herald.settings import load_settings
 from tests.support.cli import run_herald
+from tests.support.report_home import ReportHome
 from ui.api import create_app
 
 FUNNEL = [
@@ -34,16 +35,18 @@ FUNNEL = [
 
 
 class Home:
-    def __init__(self, folder: Path) -> None:
-        self.home = folder
-        self.chdb = {"HERALD_WAREHOUSE": f"chdb://{folder / 'ch'}"}
-        self.ok("generate", "--profiles", "300")
-        self.ok("materialize")
-        self.ok("materialize", env=self.chdb)
+    """`herald` as a user runs it on the shared report home; `env=home.chdb` reads chdb."""
+
+    def __init__(self, shared: ReportHome) -> None:
+        self.shared = shared
+        self.home = shared.home
+        self.chdb = shared.chdb_env
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Any:
-        return run_herald(list(args), self.home, env={"DAGSTER_HOME": str(self.home / "dagster"),
-                                                      **(env or {})})  # fmt: skip
+        if env and env.get("HERALD_WAREHOUSE", "").startswith("chdb:"):
+            with self.shared.chdb_held():
+                return run_herald(list(args), self.home, env=env)
+        return run_herald(list(args), self.home, env=env)
 
     def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
         completed = self.run(*args, env=env)
@@ -61,8 +64,8 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return Home(tmp_path_factory.mktemp("report-home"))
+def home(report_home: ReportHome) -> Home:
+    return Home(report_home)
 
 
 def without_timing(document: dict[str, Any]) -> dict[str, Any]:

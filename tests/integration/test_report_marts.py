@@ -3,19 +3,15 @@ pandas reading of its description (tests.support.mart_reference) computed from t
 reads, on generated data with a few hand-made rows the generator never writes (complaints,
 deferred and expired messages, a click with no campaign, Form Submitted events).
 
-One home per engine is generated and materialised once per run: the first xdist worker to get
-here builds both engines side by side and saves the tables as Parquet; the other waits for it.
+The home is the run's shared report home (tests.support.report_home: 500 profiles, seed 7,
+the hand-made rows, materialised on both engines once for every xdist worker); this module
+saves both engines' tables as Parquet and reads them with pandas.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +21,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from herald.reports.cohort import cohort_retention
-from herald.settings import WarehouseURL
-from herald.warehouse import open_warehouse
-from tests.support.cli import run_herald
 from tests.support.mart_reference import MART_REFERENCES, MartInputs
+from tests.support.report_home import (
+    COHORT_ON_DEMAND,
+    HAND_CAMPAIGN,
+    HAND_DAY,
+    NEXT_DAY,
+    ReportHome,
+    export_parquet,
+)
 
 pytestmark = pytest.mark.slow
 
 ENGINES = ("duckdb", "chdb")
-PROFILES = 500
-SEED = 7
 
 INPUT_TABLES = {
     "events": "events",
@@ -90,181 +88,22 @@ MART_KEYS = {
     "report_form_submissions_daily": ["report_date", "form"],
 }
 
-# --- hand-made rows ---------------------------------------------------------------------------
-
-HAND_CAMPAIGN = "cmp-handmade"
-HAND_DAY = pd.Timestamp("2026-10-20")
-NEXT_DAY = pd.Timestamp("2026-10-21")
-DEFERRAL = {"smtp_code": 452, "smtp_status": "4.2.2", "diagnostic": "452 4.2.2 Mailbox full"}
-
-
-def at(day: pd.Timestamp, time: str) -> datetime:
-    return pd.Timestamp(f"{day.date()} {time}").to_pydatetime()
-
-
-def hand_made_message_events(generated: pa.Table) -> pa.Table:
-    """Messages of one campaign sent on HAND_DAY: one delivered, opened and reported as spam
-    the next day; one deferred twice and expired the next day; an SMS deferred by its carrier;
-    a push with no sent event, delivered the next day and opened the day after; and an email of
-    no campaign clicked once."""
-    rows = generated.to_pylist()
-    email = next(r for r in rows if r["channel"] == "email" and r["event_type"] == "sent")
-    sms = next(r for r in rows if r["channel"] == "sms" and r["event_type"] == "sent")
-    push = next(r for r in rows if r["channel"] == "push" and r["event_type"] == "sent")
-    blank = dict.fromkeys(generated.schema.names)
-
-    def event(
-        template: dict[str, Any], message: str, kind: str, when: datetime, **more: Any
-    ) -> dict[str, Any]:
-        return {
-            **blank,
-            **{k: template[k] for k in ("channel", "recipient", "contact_id", "provider")},
-            "event_id": f"hand-{message}-{kind}-{when:%d%H%M}",
-            "message_id": f"hand-{message}",
-            "campaign_id": HAND_CAMPAIGN,
-            "event_type": kind,
-            "occurred_at": when,
-            **more,
-        }
-
-    made = [
-        event(email, "complained", "sent", at(HAND_DAY, "09:00")),
-        event(email, "complained", "delivered", at(HAND_DAY, "09:01")),
-        event(email, "complained", "opened", at(HAND_DAY, "10:00")),
-        event(email, "complained", "complained", at(NEXT_DAY, "08:00")),
-        event(email, "expired", "sent", at(HAND_DAY, "09:00")),
-        event(email, "expired", "deferred", at(HAND_DAY, "09:01"), **DEFERRAL),
-        event(email, "expired", "deferred", at(HAND_DAY, "10:01"), **DEFERRAL),
-        event(email, "expired", "expired", at(NEXT_DAY, "09:01")),
-        event(sms, "sms", "sent", at(HAND_DAY, "09:00")),
-        event(sms, "sms", "deferred", at(HAND_DAY, "09:05"), diagnostic="carrier busy"),
-        event(push, "unsent", "delivered", at(NEXT_DAY, "10:00")),
-        event(push, "unsent", "opened", at(NEXT_DAY + pd.Timedelta(days=1), "08:00")),
-        event(email, "orphan", "sent", at(HAND_DAY, "09:00"), campaign_id=None),
-        event(email, "orphan", "delivered", at(HAND_DAY, "09:01"), campaign_id=None),
-        event(
-            email,
-            "orphan",
-            "clicked",
-            at(HAND_DAY, "11:00"),
-            campaign_id=None,
-            url="https://example.com/contact",
-            link_position=1,
-        ),
-    ]
-    return pa.Table.from_pylist(made, schema=generated.schema)
-
-
-def hand_made_web_events(generated: pa.Table) -> pa.Table:
-    """Form Submitted events on HAND_DAY: the contact form three times by two visitors (one
-    twice), and once with no form id by a visitor known only by user id."""
-    blank = dict.fromkeys(generated.schema.names)
-
-    def submitted(
-        number: int, anonymous: str | None, user: str | None, form: str | None
-    ) -> dict[str, Any]:
-        when = at(HAND_DAY, f"12:{number:02d}")
-        return {
-            **blank,
-            "message_id": f"hand-form-{number}",
-            "type": "track",
-            "event": "Form Submitted",
-            "anonymous_id": anonymous,
-            "user_id": user,
-            "session_id": f"hand-session-{anonymous or user}",
-            "timestamp": when,
-            "received_at": when,
-            "url": "polka://contact",
-            "path": "/contact",
-            "properties": '{"form_id": "contact"}' if form else "{}",
-        }
-
-    made = [
-        submitted(1, "hand-visitor-1", None, "contact"),
-        submitted(2, "hand-visitor-1", None, "contact"),
-        submitted(3, "hand-visitor-2", None, "contact"),
-        submitted(4, None, "hand-user-3", None),
-    ]
-    return pa.Table.from_pylist(made, schema=generated.schema)
-
-
-def add_hand_made_rows(landing: Path) -> None:
-    for folder, make in (
-        ("message_events", hand_made_message_events),
-        ("web_events", hand_made_web_events),
-    ):
-        [generated] = sorted((landing / folder).glob("gen-*.parquet"))
-        pq.write_table(make(pq.read_table(generated)), landing / folder / "hand-00000.parquet")
-
-
-# --- building and reading the warehouses ------------------------------------------------------
-
-
-def warehouse_url(engine: str, home: Path) -> str:
-    return f"chdb://{home / 'ch'}" if engine == "chdb" else f"duckdb://{home / 'warehouse.duckdb'}"
-
-
-def build(engine: str, home: Path) -> None:
-    """Generate, add the hand-made rows, materialise (a subprocess, as a user would)."""
-    env = {"HERALD_WAREHOUSE": warehouse_url(engine, home)}
-    generated = run_herald(
-        ["generate", "--profiles", str(PROFILES), "--seed", str(SEED)], home, env=env
-    )
-    assert generated.returncode == 0, generated.stderr
-    add_hand_made_rows(home / "landing")
-    materialized = run_herald(["materialize"], home, env=env)
-    (home / "materialize.log").write_text(materialized.stdout + materialized.stderr)
-    assert materialized.returncode == 0, materialized.stdout + materialized.stderr
-
-
-def export(engine: str, home: Path, folder: Path) -> None:
-    """Every input table and mart as Parquet, read through the warehouse interface."""
-    url = WarehouseURL.parse(warehouse_url(engine, home), home)
-    folder.mkdir(parents=True)
-    warehouse = open_warehouse(url, read_only=True)
-    try:
-        for table in [*INPUT_TABLES.values(), *MART_KEYS]:
-            pq.write_table(
-                warehouse.query_arrow(f"select * from {table}"), folder / f"{table}.parquet"
-            )
-        cohorts = [asdict(row) for row in cohort_retention(warehouse)]  # the defaults
-        pq.write_table(pa.Table.from_pylist(cohorts), folder / "cohort_on_demand.parquet")
-    finally:
-        warehouse.close()
-
-
-def build_and_export(engine: str, root: Path) -> None:
-    home = root / f"home-{engine}"
-    home.mkdir()
-    build(engine, home)
-    export(engine, home, root / engine)
-
-
-@contextmanager
-def exclusive(lock: Path) -> Iterator[None]:
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+# --- reading the shared report home -----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder of both engines' tables, built once for all xdist workers of this run."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "report-marts"
-    root.mkdir(exist_ok=True)
-    with exclusive(root / "lock"):
-        if not (root / "done").exists():
-            for engine in ENGINES:
-                for leftover in (root / f"home-{engine}", root / engine):
-                    assert not leftover.exists(), f"an earlier build failed: see {leftover}"
-            with ThreadPoolExecutor(len(ENGINES)) as pool:
-                for outcome in [pool.submit(build_and_export, e, root) for e in ENGINES]:
-                    outcome.result()
-            (root / "done").touch()
+def exported(report_home: ReportHome, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of both engines' tables as Parquet, read from the shared report home (by
+    subprocesses, side by side: this worker may hold another chdb path)."""
+    root = tmp_path_factory.mktemp("report-marts")
+    tables = [*INPUT_TABLES.values(), *MART_KEYS]
+    with ThreadPoolExecutor(len(ENGINES)) as pool:
+        outcomes = [
+            pool.submit(export_parquet, report_home, engine, tables, root / engine)
+            for engine in ENGINES
+        ]
+        for outcome in outcomes:
+            outcome.result()
     return root
 
 
@@ -312,11 +151,11 @@ class Snapshot:
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def snapshot(request: pytest.FixtureRequest, exported: Path) -> Snapshot:
+def snapshot(request: pytest.FixtureRequest, exported: Path, report_home: ReportHome) -> Snapshot:
     folder = exported / request.param
     inputs = MartInputs(**{name: read(folder, table) for name, table in INPUT_TABLES.items()})
     marts = {mart: read(folder, mart) for mart in MART_KEYS}
-    output = (exported / f"home-{request.param}" / "materialize.log").read_text()
+    output = report_home.materialize_output(request.param)
     return Snapshot(request.param, inputs, marts, output)
 
 
@@ -368,7 +207,7 @@ def test_the_default_cohort_on_demand_is_the_retention_mart(
 ) -> None:
     """`herald report cohort` with its defaults gives the mart's cells that have activity (the
     mart also keeps the empty cells, with active 0)."""
-    on_demand = read(exported / snapshot.engine, "cohort_on_demand")
+    on_demand = read(exported / snapshot.engine, COHORT_ON_DEMAND)
     mart = snapshot.marts["report_cohort_retention"]
     assert not on_demand.empty
     active = mart[mart["active"] > 0][list(on_demand.columns)]
