@@ -53,7 +53,6 @@ from herald.reports.funnel import (
     MAX_STEPS,
     FunnelResult,
     FunnelStep,
-    ReportError,
     ReportInputsMissing,
     funnel,
     parse_step,
@@ -546,6 +545,18 @@ def funnel_figure(result: FunnelResult, language: str) -> dict[str, Any]:
     return dict(json.loads(figure.to_json()))
 
 
+def _builder_failure(exc: HeraldError, language: str) -> tuple[int, str | None]:
+    """How a builder page answers a failure: its status and message (None: the inputs are not
+    built yet, which the page says in its own words)."""
+    if isinstance(exc, ReportNotBuilt | ReportInputsMissing):
+        return 200, None
+    if isinstance(exc, WarehouseBusy):
+        return 503, str(exc)
+    if isinstance(exc, WarehouseError):
+        return 503, _warehouse_problem(exc, language)
+    return 400, _error_text(exc, language)
+
+
 def computed_segments(warehouse: Warehouse) -> list[str]:
     """The segments a builder may narrow to: those computed at least once."""
     if not warehouse.exists("segment_sizes"):
@@ -631,17 +642,9 @@ def funnel_page(
                     )
                     for row in result.rows
                 }
-    except (ReportNotBuilt, ReportInputsMissing):
-        context["not_built"] = True
-    except (ReportError, ReportFilterError) as exc:
-        status = 400
-        context["error"] = _error_text(exc, language)
-    except WarehouseBusy as exc:
-        status, context["error"] = 503, str(exc)
-    except WarehouseError as exc:
-        status, context["error"] = 503, _warehouse_problem(exc, language)
     except HeraldError as exc:
-        status, context["error"] = 400, _error_text(exc, language)
+        status, context["error"] = _builder_failure(exc, language)
+        context["not_built"] = context["error"] is None
     return render(
         request,
         "reports/funnel.html",
@@ -734,16 +737,9 @@ def cohort_page(
             context["rows"] = rows[:ROW_LIMIT]  # the heat map shows them all
             context["truncated"] = len(rows) > ROW_LIMIT
             context["figure"] = cohort_figure(rows, language) if rows else None
-    except (ReportNotBuilt, ReportInputsMissing):
-        context["not_built"] = True
-    except (ReportError, ReportFilterError) as exc:
-        status, context["error"] = 400, _error_text(exc, language)
-    except WarehouseBusy as exc:
-        status, context["error"] = 503, str(exc)
-    except WarehouseError as exc:
-        status, context["error"] = 503, _warehouse_problem(exc, language)
     except HeraldError as exc:
-        status, context["error"] = 400, _error_text(exc, language)
+        status, context["error"] = _builder_failure(exc, language)
+        context["not_built"] = context["error"] is None
     return render(
         request,
         "reports/cohorts.html",
