@@ -21,6 +21,7 @@ from herald.cli_profiles import export_command, profile_app, unify_command
 from herald.cli_reports import report_app
 from herald.cli_segments import segment_app
 from herald.cli_sources import sources_app
+from herald.cli_tracking import source_app
 from herald.cli_users import serve_app, user_app
 from herald.errors import HeraldError
 from herald.settings import Settings, load_settings
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="source-sql")
+app.add_typer(source_app, name="source")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
 app.add_typer(report_app, name="report")

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     warehouse: str = ""
     database: str = ""
     broker: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_queue: str = "events"  # what the tracker publishes and the loader consumes
     pool_limit: int = 1
     language: str = "en"  # of what Herald tells a person: en or ru (herald.i18n)
     max_import_mb: int = 4096  # a bigger file is refused whole: split it or use a SQL source
@@ -105,6 +106,14 @@ class Settings(BaseSettings):
     ui_secret: str = ""
     # The Dagster UI the web UI's reports link to (<dagster_ui_url>/assets/<mart>).
     dagster_ui_url: str = "http://127.0.0.1:3000"
+    # Tracking tokens: `id:secret[,id:secret...]`, the first signs, all verify (herald.tokens);
+    # empty: a random key kept in HERALD_HOME/tracking-keys. Set it the same on the sender's
+    # and the tracker's hosts.
+    tracking_keys: str = ""
+    # The tracker's public address, which links in messages and the web snippet point to.
+    tracking_url: str = "http://127.0.0.1:8090"
+    # Where the tracker keeps events while RabbitMQ is unreachable (default HERALD_HOME/spool).
+    tracking_spool: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -164,6 +173,10 @@ class Settings(BaseSettings):
     @property
     def exports_dir(self) -> Path:
         return self.home / "exports"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.tracking_spool or self.home / "spool"
 
     @property
     def dagster_home(self) -> Path:

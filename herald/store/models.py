@@ -622,3 +622,53 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"User({self.username!r}, {self.role})"
+
+
+class TrackingSource(Base):
+    """A website, app or server that sends events to the tracker with its write key
+    (herald.tracking_sources). Only the key's SHA-256 is kept; its first characters help
+    people tell keys apart. The source's profile database receives its identify calls."""
+
+    __tablename__ = "tracking_sources"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, comment="lowercase snake_case")
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE")
+    )
+    key_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="SHA-256 of the write key, hex"
+    )
+    key_prefix: Mapped[str] = mapped_column(String(12), comment="the key's first characters")
+    user_id_field: Mapped[str | None] = mapped_column(
+        String(63), comment="the profile field a userId fills"
+    )
+    anonymous_id_field: Mapped[str | None] = mapped_column(
+        String(63), comment="the profile field an anonymousId fills"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    disabled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="set: the key is refused"
+    )
+
+    def __repr__(self) -> str:
+        return f"TrackingSource({self.name!r})"
+
+
+class TrackedIdentity(Base):
+    """A userId or anonymousId the loader has given a profile record (so every tracked event
+    belongs to a profile); kept so that each gets one record, not one per event."""
+
+    __tablename__ = "tracked_identities"
+    __table_args__ = (CheckConstraint("kind in ('user', 'anonymous')", name="identity_kind"),)
+
+    database_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("profile_databases.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True, comment="user or anonymous")
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
