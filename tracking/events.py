@@ -208,10 +208,12 @@ class TrackedBatch:
             if sent_at is not None:  # Segment's correction of the device's clock
                 timestamp = received_at - (sent_at - timestamp)
         properties = message.get("properties") or {}
-        traits = message.get("traits") or {}
         context = message.get("context") or {}
         if not isinstance(properties, dict) or not isinstance(context, dict):
             raise EventRefused("properties and context must be JSON objects")
+        traits = message.get("traits") or {}
+        if not traits and kind == "identify":  # RudderStack's SDKs send them in the context
+            traits = context.get("traits") or {}
         page = context.get("page") or {}
         if not isinstance(page, dict):
             page = {}

@@ -17,8 +17,8 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def marked_messages() -> set[str]:
-    """The messages marked with N_ in herald/, ui/ and tracking/, and the web UI templates' `_("...")`,
-    as `make i18n` extracts them (babel.cfg)."""
+    """The messages marked with N_ in herald/, ui/ and tracking/, and the web UI templates'
+    `_("...")`, as `make i18n` extracts them (babel.cfg)."""
     found: set[str] = set()
     for folder in ("herald", "ui", "tracking"):
         for _, _, message, _, _ in extract_from_dir(
