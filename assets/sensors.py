@@ -32,16 +32,24 @@ def build_landing_sensor(
         requested: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
         engine = store.engine()
         changed: list[str] = []
+        pruned = False
         for table in tables:
-            known = {name for name, _ in loaded_files(engine, table.name)}
-            known |= set(requested.get(table.name, []))
-            new = [
-                path.name for path in landing_files(landing_dir, table) if path.name not in known
-            ]
+            loaded = {name for name, _ in loaded_files(engine, table.name)}
+            present = {path.name for path in landing_files(landing_dir, table)}
+            requested_before = set(requested.get(table.name, []))
+            # The cursor keeps only requests still waiting: not loaded, still in the folder
+            # (a tracker drops a file every few seconds; the cursor must not grow forever).
+            pending = (requested_before - loaded) & present
+            if pending != requested_before:
+                requested[table.name] = sorted(pending)
+                pruned = True
+            new = sorted(present - loaded - pending)
             if new:
                 changed.append(table.raw_table)
-                requested[table.name] = sorted(set(requested.get(table.name, [])) | set(new))
+                requested[table.name] = sorted(pending | set(new))
         if not changed:
+            if pruned:
+                return dg.SensorResult(cursor=json.dumps(requested))
             return dg.SkipReason("no new landing files")
         return dg.SensorResult(
             run_requests=[dg.RunRequest(asset_selection=[dg.AssetKey(key) for key in changed])],

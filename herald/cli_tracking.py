@@ -152,8 +152,11 @@ def serve_loader(
         None, help="Stop once the queue has been empty this many seconds (default: never)."
     ),
     batch_events: int = typer.Option(50_000, min=1, help="Events per landing file at most."),
+    batch_seconds: float = typer.Option(
+        5.0, min=0.1, help="Seconds a batch gathers events before its files are written."
+    ),
 ) -> None:
     """Move tracked events from RabbitMQ into landing files, until Ctrl-C."""
     importlib.import_module("tracking.server").serve_loader(
-        until_idle=until_idle, batch_events=batch_events
+        until_idle=until_idle, batch_events=batch_events, batch_seconds=batch_seconds
     )

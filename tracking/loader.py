@@ -84,7 +84,7 @@ class Loader:
         settings: Settings,
         *,
         batch_events: int = 50_000,
-        batch_seconds: float = 1.0,
+        batch_seconds: float = 5.0,
     ) -> None:
         self.settings = settings
         self.queue = settings.events_queue

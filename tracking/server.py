@@ -34,13 +34,15 @@ def serve_tracking(host: str = "127.0.0.1", port: int = 8090, workers: int = 2) 
     )
 
 
-def serve_loader(until_idle: float | None = None, batch_events: int = 50_000) -> None:
+def serve_loader(
+    until_idle: float | None = None, batch_events: int = 50_000, batch_seconds: float = 5.0
+) -> None:
     """The loader, until Ctrl-C (or, with `until_idle`, until the queue has been empty that
     many seconds); prints its counts as JSON when it stops."""
     from tracking.loader import Loader
 
     settings = load_settings()
-    loader = Loader(settings, batch_events=batch_events)
+    loader = Loader(settings, batch_events=batch_events, batch_seconds=batch_seconds)
     try:
         stats = loader.run(until_idle=until_idle)
     except KeyboardInterrupt:
