@@ -252,10 +252,12 @@ def demo(
     seed: int = typer.Option(42),
     port: int = typer.Option(3000, help="Port of the Dagster UI."),
     ui_port: int = typer.Option(8000, help="Port of Herald's web UI."),
+    tracking_port: int = typer.Option(8090, help="Port of the tracking service."),
     serve: bool = typer.Option(True, help="Serve the Dagster UI and the web UI afterwards."),
 ) -> None:
-    """Generate sample data, materialise everything, then serve the Dagster UI and Herald's
-    web UI (a first admin, `admin`, is created with a password printed once)."""
+    """Generate sample data, materialise everything, then serve the Dagster UI, Herald's web
+    UI (a first admin, `admin`, is created with a password printed once) and, when RabbitMQ
+    answers, the tracking service and its loader."""
     from herald.generate.database import apply_customers_schema, describe
 
     settings = _settings()
@@ -276,6 +278,7 @@ def demo(
         env=env,
         cwd=REPO_ROOT,
     )
+    services = [web_ui, *_demo_tracking(settings, env, tracking_port)]
     typer.echo(f"Herald web UI: http://127.0.0.1:{ui_port}")
     typer.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops both)")
     command = [
@@ -293,9 +296,53 @@ def demo(
     try:
         code = subprocess.call(command, env=env, cwd=REPO_ROOT)
     finally:
-        web_ui.terminate()
-        web_ui.wait(timeout=10)
+        for service in services:
+            service.terminate()
+        for service in services:
+            service.wait(timeout=15)
     raise typer.Exit(code)
+
+
+def _demo_tracking(
+    settings: Settings, env: dict[str, str], port: int
+) -> list[subprocess.Popen[bytes]]:
+    """The tracker on `port` and the loader, when RabbitMQ answers; the demo's source `web`
+    (database customers) is made once, its write key kept in HERALD_HOME/demo-write-key.txt."""
+    import socket
+    from urllib.parse import urlsplit
+
+    broker = urlsplit(settings.broker)
+    try:
+        socket.create_connection((broker.hostname or "127.0.0.1", broker.port or 5672), 2).close()
+    except OSError:
+        typer.echo(
+            f"Tracking not started: RabbitMQ does not answer at {broker.hostname}:"
+            f"{broker.port or 5672} (deploy/services.sh ensure rabbitmq starts one)"
+        )
+        return []
+    from herald.store import create_store_engine
+    from herald.tracking_sources import TrackingSourceError, create_source
+
+    key_file = settings.home / "demo-write-key.txt"
+    if not key_file.exists():
+        store = create_store_engine(settings.database_url)
+        try:
+            created = create_source(store, "web", database="customers", user_id_field="shop_id")
+        except TrackingSourceError:
+            created = None  # made by an earlier demo whose key file is gone
+        finally:
+            store.dispose()
+        if created is not None:
+            key_file.write_text(created.write_key + "\n", encoding="utf-8")
+            key_file.chmod(0o600)
+    herald = [sys.executable, "-m", "herald.cli", "serve"]
+    tracker = subprocess.Popen(
+        [*herald, "tracking", "--port", str(port), "--workers", "1"], env=env, cwd=REPO_ROOT
+    )
+    loader = subprocess.Popen([*herald, "loader"], env=env, cwd=REPO_ROOT)
+    key = key_file.read_text("utf-8").strip() if key_file.exists() else "(see herald source list)"
+    typer.echo(f"Tracking: http://127.0.0.1:{port}  (source web, write key {key})")
+    return [tracker, loader]
 
 
 def _demo_admin(settings: Settings) -> None:

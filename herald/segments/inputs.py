@@ -52,6 +52,10 @@ class ActivityInput:
     columns: Columns
     expressions: dict[str, str] | None = None  # column -> SQL over `s`, when not `s.column`
     join: str = ""  # more tables the columns read
+    # Columns (database, profile id) naming the profile outright, as Herald's own message
+    # events do (the id a message was sent to; a later merge is followed through aliases).
+    # They decide before the identifier links.
+    direct: tuple[str, str] | None = None
 
 
 EVENTS = ActivityInput(
@@ -122,6 +126,7 @@ MESSAGE_EVENTS = ActivityInput(
         ("channel", "text"),
         ("occurred_at", "timestamp"),
     ),
+    direct=("database", "profile_id"),
 )
 DEVICES = ActivityInput(
     "profile_devices",
@@ -248,8 +253,11 @@ def _build_activity(
     available = set(source_columns)
     if activity.join:
         available |= {column.name for column in warehouse.columns(ORDERS.source)}
+    direct = activity.direct if activity.direct and set(activity.direct) <= available else None
+    aliases = PROFILE_ALIASES in existing
     parts = [
-        _activity_sql(warehouse, activity, database, links, available) for database in databases
+        _activity_sql(warehouse, activity, database, links, available, direct, aliases)
+        for database in databases
     ]
     warehouse.create_table_as(activity.table, "\nunion all\n".join(parts), ORDER)
 
@@ -260,6 +268,8 @@ def _activity_sql(
     database: str,
     links: Sequence[str],
     available: set[str],
+    direct: tuple[str, str] | None = None,
+    aliases: bool = False,
 ) -> str:
     """The source's rows of one database with their profile; a column the source does not
     have is NULL."""
@@ -282,9 +292,20 @@ def _activity_sql(
         f"left join ids as l{index} on l{index}.value = {link_column(link)}"
         for index, link in enumerate(links)
     )
-    profile = "coalesce(" + ", ".join(f"l{index}.profile_id" for index in range(len(links))) + ")"
-    if len(links) == 1:
-        profile = "l0.profile_id"
+    candidates = [f"l{index}.profile_id" for index in range(len(links))]
+    if direct is not None:
+        database_column, id_column = direct
+        named = f"(case when s.{database_column} = {warehouse.literal(database)} then "
+        if aliases:
+            named += f"coalesce(alias.profile_id, s.{id_column}) end)"
+            joins += (
+                f"\nleft join {warehouse.qualify(PROFILE_ALIASES)} as alias "
+                f"on alias.database = s.{database_column} and alias.alias_id = s.{id_column}"
+            )
+        else:
+            named += f"s.{id_column} end)"
+        candidates.insert(0, named)
+    profile = candidates[0] if len(candidates) == 1 else "coalesce(" + ", ".join(candidates) + ")"
     selected = ",\n    ".join(
         f"{_cast(expressions[name], kind, dialect)} as {warehouse.quote(name)}"
         for name, kind in activity.columns
