@@ -201,7 +201,7 @@ def verify_token(
 ) -> TrackingToken:
     """The token's fields if `keys` signed it, it is unaltered, unexpired and of one of
     `kinds` (any kind when empty); TokenError saying which check failed otherwise."""
-    if not text or len(text) > MAX_TOKEN_CHARS:
+    if not text or len(text) > MAX_TOKEN_CHARS or not text.isascii():
         raise TokenError("the link is incomplete or damaged")
     parts = text.split(".")
     if len(parts) != 3:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import gzip
 import logging
 import os
@@ -50,7 +49,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 STATIC = Path(__file__).parent / "static"
 CALLS = {
     "/v1/identify": "identify",
@@ -129,7 +128,7 @@ def _basic_user(authorization: str | None) -> str | None:
         raise _BadRequest(401, "use HTTP Basic authentication with the write key as user name")
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII credentials
         raise _BadRequest(401, "the Authorization header is not valid HTTP Basic") from None
     return decoded.partition(":")[0] or None
 

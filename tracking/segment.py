@@ -38,9 +38,19 @@ def parse_json(body: bytes, limit: int) -> Any:
     if not body:
         raise SegmentError("the body is empty: send a JSON object")
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise SegmentError(f"the body is not valid JSON: {exc}") from None
+    # orjson reads 1024 levels but writes 255, and the envelope puts a message 2 levels
+    # down: a body that could be that deep is written once to check (counting is cheap).
+    try:
+        if body.count(b"{") + body.count(b"[") > 250:
+            orjson.dumps([[document]])
+    except orjson.JSONEncodeError:
+        raise SegmentError(
+            "the body is nested too deeply: keep objects and arrays under 250 levels"
+        ) from None
+    return document
 
 
 def _identity(value: object, name: str) -> str | None:

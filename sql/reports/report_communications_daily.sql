@@ -3,7 +3,8 @@
   message was sent (or, with no `sent` event, on the day of its first event), so rates never
   mix messages of different days. An order is attributed to the last message its profile
   clicked within var('attribution_window_days') before the order (last click wins; once per
-  order, whatever the profile database).
+  order, whatever the profile database). Opens and clicks by mail privacy proxies, link
+  scanners and other machines (`automated` set by the tracker's loader) are not counted.
 #}
 with message_events as (
     select * from {{ ref('message_events') }}
@@ -30,8 +31,8 @@ messages as (
             as send_date,
         count(case when event_type = 'sent' then 1 end) > 0 as is_sent,
         count(case when event_type = 'delivered' then 1 end) > 0 as is_delivered,
-        count(case when event_type = 'opened' then 1 end) as opens,
-        count(case when event_type = 'clicked' then 1 end) as clicks,
+        count(case when event_type = 'opened' and automated is null then 1 end) as opens,
+        count(case when event_type = 'clicked' and automated is null then 1 end) as clicks,
         count(case when event_type = 'unsubscribed' then 1 end) > 0 as is_unsubscribed,
         count(case when event_type = 'complained' then 1 end) > 0 as is_complaint,
         count(case when event_type = 'bounced' and bounce_type = 'hard' then 1 end) > 0

@@ -27,6 +27,8 @@ from tests.support.clickhouse_server import clickhouse_http_server
 PROJECT = SqlProject.load()
 # Models over Python assets' tables (the reports) are compared in test_report_marts.py.
 MODELS = set(PROJECT.models) - asset_readers(PROJECT)
+# Filled by the tracking service's loader; test_tracked_event_models.py gives them rows.
+EMPTY_ON_FIXTURES = {"stg_tracking__events", "stg_herald__message_events"}
 
 
 def normalise(value: Any) -> Any:
@@ -91,7 +93,7 @@ def test_model_gives_the_same_rows_on_duckdb_and_chdb(
     duck = rows_of(built["duckdb"], model)
     click = rows_of(built["chdb"], model)
     assert duck == click
-    assert duck, f"{model} is empty on the fixtures"
+    assert duck or model in EMPTY_ON_FIXTURES, f"{model} is empty on the fixtures"
 
 
 def test_events_are_deduplicated_and_classified(built: dict[str, Warehouse]) -> None:
