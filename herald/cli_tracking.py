@@ -5,7 +5,7 @@
     herald source rotate-key web
     herald source disable web
     herald serve tracking [--host 127.0.0.1] [--port 8090] [--workers 2]
-    herald serve loader [--until-idle SECONDS]
+    herald serve loader [--until-idle SECONDS] [--processes N]
 
 `source create` and `rotate-key` print the write key alone on standard output (once: only its
 hash is kept); everything else goes to standard error.
@@ -155,8 +155,14 @@ def serve_loader(
     batch_seconds: float = typer.Option(
         5.0, min=0.1, help="Seconds a batch gathers events before its files are written."
     ),
+    processes: int = typer.Option(
+        1, min=1, max=64, help="Consumer processes sharing the queue (one per core helps)."
+    ),
 ) -> None:
     """Move tracked events from RabbitMQ into landing files, until Ctrl-C."""
     importlib.import_module("tracking.server").serve_loader(
-        until_idle=until_idle, batch_events=batch_events, batch_seconds=batch_seconds
+        until_idle=until_idle,
+        batch_events=batch_events,
+        batch_seconds=batch_seconds,
+        processes=processes,
     )

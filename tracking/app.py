@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import itertools
 import logging
 import os
 import time
@@ -33,6 +34,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from herald.i18n import language_of
 from herald.settings import Settings, load_settings
 from herald.tokens import TokenError, TokenKeys, TrackingToken, verify_token
 from herald.tracking_sources import Source, find_source
@@ -41,7 +43,7 @@ from tracking.metrics import Metrics
 from tracking.publisher import DurabilityError, EventPublisher
 from tracking.segment import MAX_BATCH_BYTES, MAX_EVENT_BYTES, SegmentError, read_call
 from tracking.spool import Spool
-from tracking.wire import message_envelope, segment_envelope, utc_stamp
+from tracking.wire import message_envelope, now_ms, segment_envelope
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,6 @@ PIXEL_HEADERS = [
 _OK = orjson.dumps({"success": True})
 _SOURCE_TTL = 60.0
 _UNKNOWN_TTL = 5.0
-PUBLISH_WAIT = 10.0  # seconds a request waits for durability before it is answered 503
 
 
 class _BadRequest(Exception):
@@ -80,10 +81,11 @@ class _BadRequest(Exception):
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+    headers = scope.get("herald.headers")
+    if headers is None:
+        headers = scope["herald.headers"] = dict(scope["headers"])
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -158,6 +160,12 @@ class TrackingApp:
         self._snippet_gz = gzip.compress(self._snippet, 9, mtime=0)
         self._openapi = (Path(__file__).parent / "openapi.json").read_bytes()
         self._background: list[asyncio.Task[None]] = []
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_counter = itertools.count(1)
+
+    def _event_id(self) -> str:
+        """A new event id: unique per process start, cheaper than a UUID per request."""
+        return f"{self._id_prefix}-{next(self._id_counter):x}"
 
     # --- ASGI ----------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -299,9 +307,9 @@ class TrackingApp:
         """True once the envelope is durable (confirmed or spooled)."""
         if self.publisher is None:
             return False
-        try:
-            outcome = await asyncio.wait_for(self.publisher.publish(envelope), PUBLISH_WAIT)
-        except (DurabilityError, TimeoutError):
+        try:  # the publisher always settles: confirmed, spooled or DurabilityError
+            outcome = await self.publisher.publish(envelope)
+        except DurabilityError:
             self.metrics.inc("failed")
             return False
         if outcome == "spooled":
@@ -360,7 +368,7 @@ class TrackingApp:
         envelope = segment_envelope(
             source=source.name,
             database=source.database,
-            received_at=utc_stamp(),
+            received_at=now_ms(),
             ip=ip,
             user_agent=user_agent,
             events=events,
@@ -427,9 +435,9 @@ class TrackingApp:
         ip, user_agent = self._client(scope)
         return message_envelope(
             event_type=event_type,
-            event_id=str(uuid.uuid4()),
+            event_id=self._event_id(),
             token=token.payload(),
-            received_at=utc_stamp(),
+            received_at=now_ms(),
             ip=ip,
             user_agent=user_agent,
             method=scope["method"],
@@ -471,7 +479,7 @@ class TrackingApp:
             token = verify_token(text, self.keys, kinds=("unsubscribe",))
         except TokenError as exc:
             self.metrics.inc("bad_tokens")
-            language = "ru" if "ru" in (_header(scope, b"accept-language") or "")[:2] else "en"
+            language = language_of(_header(scope, b"accept-language"))
             await self._html(send, 400, pages.broken_link(language, str(exc)))
             return
         if scope["method"] == "GET":

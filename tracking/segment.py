@@ -138,7 +138,11 @@ def read_call(call: str, body: bytes) -> tuple[dict[str, Any], list[dict[str, An
         refused: Refused = []
         for index, message in enumerate(messages):
             try:
-                if isinstance(message, dict) and len(orjson.dumps(message)) > MAX_EVENT_BYTES:
+                if (  # only a body over 32 KB can hold a message over 32 KB
+                    len(body) > MAX_EVENT_BYTES
+                    and isinstance(message, dict)
+                    and len(orjson.dumps(message)) > MAX_EVENT_BYTES
+                ):
                     raise SegmentError("the message is over 32 KB")
                 checked = check_message(message, None)
             except SegmentError as exc:

@@ -1,10 +1,11 @@
 """What travels on the events queue: bundles of envelopes, as JSON.
 
 One AMQP message is a JSON array of envelopes (or one envelope object); an envelope is what
-one HTTP request brought, with what the tracker knew about the request:
+one HTTP request brought, with what the tracker knew about the request (`received_at` in
+milliseconds since the epoch, or ISO 8601 text):
 
     {"kind": "segment", "source": "web", "database": "customers",
-     "received_at": "2026-11-26T10:00:00.123Z", "ip": "…", "user_agent": "…",
+     "received_at": 1795687200123, "ip": "…", "user_agent": "…",
      "events": [<Segment messages, each with a messageId>]}
     {"kind": "message", "type": "opened" | "clicked" | "unsubscribed" | "viewed",
      "event_id": "…", "token": [<the signed token's fields>], "received_at": "…",
@@ -16,12 +17,18 @@ cheap (tracking/publisher.py); the loader reads every shape.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 WIRE_VERSION = 1
+
+
+def now_ms() -> int:
+    """Now, in milliseconds since the Unix epoch (what envelopes carry as received_at)."""
+    return time.time_ns() // 1_000_000
 
 
 def utc_stamp(moment: datetime | None = None) -> str:
@@ -34,7 +41,7 @@ def segment_envelope(
     *,
     source: str,
     database: str,
-    received_at: str,
+    received_at: int | str,
     ip: str | None,
     user_agent: str | None,
     events: list[dict[str, Any]],
@@ -57,7 +64,7 @@ def message_envelope(
     event_type: str,
     event_id: str,
     token: list[object],
-    received_at: str,
+    received_at: int | str,
     ip: str | None,
     user_agent: str | None,
     method: str,
