@@ -48,6 +48,7 @@ test: venv services lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv
+	deploy/wrk.sh ensure
 	$(BIN)/python -m tests.benchmarks.run_all
 
 # Re-extract the marked messages and merge them into the catalogs (then translate the new ones).

@@ -144,8 +144,11 @@ class Loader:
                         batch.add(envelope)
                 except WireError as exc:
                     poison.append((f"the bundle is unreadable: {exc}", body))
+            drained = method is None and until_idle is not None  # draining: no need to wait
             if last_tag is not None and (
-                batch.received >= self.batch_events or now - first_at >= self.batch_seconds
+                drained
+                or batch.received >= self.batch_events
+                or now - first_at >= self.batch_seconds
             ):
                 self._flush(channel, batch, poison, last_tag)
                 batch, poison, last_tag = TrackedBatch(), [], None

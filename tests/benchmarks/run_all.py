@@ -16,8 +16,14 @@
    1,000,000; the generated home stays in var/bench-report-pages/<N>) (report_pages.json, .md).
 7. reports-ondemand: funnels of 10 and 20 steps and the default cohort over
    BENCH_REPORT_ROWS events (default 10,000,000), DuckDB and chdb (reports_ondemand.json).
-BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand runs a
-subset.
+8. tracking: the tracker under wrk beside a bare ASGI app (open pixel, /v1/track, /v1/batch),
+   RabbitMQ on the same box (tracking.json, .md); BENCH_TRACKING_SECONDS (default 10) and
+   BENCH_TRACKING_CONNECTIONS (default 64) set the load; needs wrk (deploy/wrk.sh ensure).
+9. loader: the events queue drained into landing files and loaded on DuckDB and chdb, what the
+   tracking run's batches left and BENCH_LOADER_EVENTS pre-filled events (default 1,000,000)
+   (tracking.json, .md).
+BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,
+loader runs a subset.
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 
 
 def main() -> None:
-    every = "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand"
+    every = (
+        "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,loader"
+    )
     only = set(os.environ.get("BENCH_ONLY", every).split(","))
     RESULTS.mkdir(exist_ok=True)
     if "pipeline" in only:
@@ -86,6 +94,11 @@ def main() -> None:
         from tests.benchmarks.bench_reports_ondemand import run_and_report as reports_ondemand
 
         reports_ondemand()
+    tracking_parts = [part for part in ("tracking", "loader") if part in only]
+    if tracking_parts:
+        from tests.benchmarks.bench_tracking import run_and_report as tracking
+
+        tracking(tracking_parts)
 
 
 def bench_pipeline() -> None:

@@ -42,10 +42,10 @@ def test_rabbitmq_stopped_during_a_load_spools_and_replays(tmp_path: Path) -> No
     try:
         service = TrackingHome.create(tmp_path, broker=f"amqp://guest:guest@127.0.0.1:{port}/")
         with service.tracker(workers=2) as url, Load(lambda: url, service.write_key) as load:
-            load.wait_for(200)
+            load.wait_for(100)
             _node("stop", str(node_dir))  # RabbitMQ is gone: the tracker keeps answering
             stopped_at = load.count()
-            load.wait_for(stopped_at + 200)
+            load.wait_for(stopped_at + 100)
             health = httpx.get(f"{url}/health").json()
             assert health["broker"] == "down"
             assert health["spooled_bundles"] > 0
@@ -56,7 +56,7 @@ def test_rabbitmq_stopped_during_a_load_spools_and_replays(tmp_path: Path) -> No
                 assert time.monotonic() < deadline, "the spool was not replayed"
                 time.sleep(0.5)
         assert load.refused == []
-        assert during_outage >= 200
+        assert during_outage >= 100
         metrics = service.load()
         assert metrics["received"] == metrics["accepted"] + metrics["rejected"]
         assert load.acknowledged <= set(landed_ids(service))

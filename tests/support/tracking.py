@@ -29,6 +29,9 @@ from pathlib import Path
 import httpx
 import pika
 
+from herald.settings import Settings, load_settings
+from tracking.loader import Loader
+
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("HERALD_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672/")
 SCHEMA = ROOT / "docs" / "schemas" / "customers.yml"
@@ -138,8 +141,22 @@ class TrackingHome:
             start_new_session=True,
         )
 
-    def load(self, until_idle: float = 2.0) -> dict[str, int]:
-        """Run the loader until the queue has been empty `until_idle` seconds."""
+    def settings(self) -> Settings:
+        return load_settings(
+            home=self.home,
+            broker=self.broker,
+            events_queue=self.queue,
+            tracking_keys=self.env["HERALD_TRACKING_KEYS"],
+            warehouse="",
+            database="",
+        )
+
+    def load(self, until_idle: float = 1.0, *, command: bool = False) -> dict[str, int]:
+        """Run the loader until the queue has been empty `until_idle` seconds: in this process
+        (quick), or with `command` as `herald serve loader --until-idle` does."""
+        if not command:
+            stats = Loader(self.settings()).run(until_idle=until_idle)
+            return json.loads(stats.summary())
         done = herald(self.env, "serve", "loader", "--until-idle", str(until_idle))
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
