@@ -27,6 +27,7 @@ Writes tests/benchmarks/results/tracking.json and tracking.md (a part not run ke
 figures from the previous file). Environment, for `make bench` (run_all's `tracking` and
 `loader`): BENCH_TRACKING_SECONDS, BENCH_TRACKING_CONNECTIONS, BENCH_TRACKING_THREADS,
 BENCH_TRACKING_WARMUP, BENCH_TRACKING_REPEAT, BENCH_LOADER_EVENTS, BENCH_LOADER_BUNDLE,
+BENCH_LOADER_PROCESSES (default 2),
 BENCH_TRACKING_HOME (where the temporary HERALD_HOME goes; removed afterwards unless
 BENCH_TRACKING_KEEP=1), HERALD_WRK (the wrk to run: `deploy/wrk.sh ensure` installs
 Debian's), HERALD_BROKER.
@@ -71,6 +72,8 @@ BATCH_SIZE = 100
 QUEUE = os.environ.get("HERALD_EVENTS_QUEUE", "events")
 DEAD_QUEUE = f"{QUEUE}.dead"
 LOADER_IDLE_S = 2.0  # `--until-idle` exits after this long without a message
+# Consumer processes of `herald serve loader --processes` (one per core of this 2-core box).
+LOADER_PROCESSES = int(os.environ.get("BENCH_LOADER_PROCESSES", "2"))
 PARTS = ("tracking", "loader")
 
 # The targets.
@@ -673,7 +676,8 @@ def drain(env: dict[str, str], home: Path, broker: str) -> dict[str, Any]:
     depth = queue_depth(broker, QUEUE) or 0
     started = time.perf_counter()
     completed = subprocess.run(
-        [str(BIN / "herald"), "serve", "loader", "--until-idle", f"{LOADER_IDLE_S:g}"],
+        [str(BIN / "herald"), "serve", "loader", "--until-idle", f"{LOADER_IDLE_S:g}",
+         "--processes", str(LOADER_PROCESSES)],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=3_600,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -693,6 +697,7 @@ def drain(env: dict[str, str], home: Path, broker: str) -> dict[str, Any]:
     landing = home / "landing"
     files = [path for path in landing.rglob("*") if path.is_file()] if landing.exists() else []
     return {
+        "processes": LOADER_PROCESSES,
         "queue_messages_before": depth,
         "queue_messages_after": queue_depth(broker, QUEUE),
         "dead_letter_messages_after": queue_depth(broker, DEAD_QUEUE),
