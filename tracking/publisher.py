@@ -58,7 +58,7 @@ class EventPublisher:
         spool: Spool,
         *,
         max_bundle_bytes: int = 1 << 20,
-        max_inflight: int = 4,
+        max_inflight: int = 2,
         confirm_timeout: float = 5.0,
         reconnect_seconds: float = 1.0,
     ) -> None:
