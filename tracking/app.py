@@ -219,6 +219,11 @@ class TrackingApp:
         method: str = scope["method"]
         if path.startswith("/o/"):
             await self._open(scope, path[3:], send)
+        elif path.startswith("/v1/projects/") and path.endswith("/settings"):
+            await self._sdk_settings(scope, path[len("/v1/projects/") : -len("/settings")], send)
+        elif path.startswith("/sourceConfig"):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            await self._sdk_source_config(scope, (query.get("writeKey") or [""])[0], send)
         elif path.startswith("/v1/"):
             call = CALLS.get(path)
             if call is None:
@@ -427,6 +432,56 @@ class TrackingApp:
             context["heraldTokenError"] = str(exc)
             return
         context["herald"] = {"database": token.database, "profile_id": token.profile_id}
+
+    # --- what browser SDKs fetch before they send ---------------------------------------
+    def _own_address(self, scope: Scope) -> tuple[str, str]:
+        host = _header(scope, b"host") or "127.0.0.1"
+        return str(scope.get("scheme") or "http"), host
+
+    async def _sdk_settings(self, scope: Scope, write_key: str, send: Send) -> None:
+        """Segment's analytics.js (analytics-next) loads `<cdnURL>/v1/projects/<key>/settings`:
+        point its Segment.io destination at this tracker."""
+        cors = self._cors(scope) or [(b"access-control-allow-origin", b"*")]
+        if await self._source(write_key) is None:
+            await self._json(send, 404, {"success": False, "error": "unknown write key"}, cors)
+            return
+        scheme, host = self._own_address(scope)
+        settings = {
+            "integrations": {
+                "Segment.io": {"apiKey": write_key, "apiHost": f"{host}/v1", "protocol": scheme}
+            },
+            "plan": {"track": {"__default": {"enabled": True}}},
+            "edgeFunction": {},
+            "analyticsNextEnabled": True,
+            "middlewareSettings": {},
+            "enabledMiddleware": {},
+            "metrics": {"sampleRate": 0},
+            "legacyVideoPluginsEnabled": False,
+            "remotePlugins": [],
+        }
+        await self._json(send, 200, settings, cors)
+
+    async def _sdk_source_config(self, scope: Scope, write_key: str, send: Send) -> None:
+        """RudderStack's JavaScript SDK loads `<configUrl>/sourceConfig/?writeKey=…`: a source
+        with no destinations; its events go to the data plane URL it is given (this tracker)."""
+        cors = self._cors(scope) or [(b"access-control-allow-origin", b"*")]
+        source = await self._source(write_key) if write_key else None
+        if source is None:
+            await self._json(send, 404, {"success": False, "error": "unknown write key"}, cors)
+            return
+        config = {
+            "isHosted": False,
+            "source": {
+                "id": source.name,
+                "name": source.name,
+                "writeKey": write_key,
+                "workspaceId": "herald",
+                "enabled": True,
+                "config": {},
+                "destinations": [],
+            },
+        }
+        await self._json(send, 200, config, cors)
 
     # --- message tracking ----------------------------------------------------------------
     def _message(
