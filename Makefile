@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HERALD_HOME ?= $(CURDIR)/var
-# Test processes: much of the suite waits on subprocesses and I/O, so one more than two cores pays.
-TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(3, min(8, os.cpu_count() or 1)))')
+# Test processes: much of the suite waits on subprocesses, services and I/O (the tracking
+# tests mostly wait on the tracker, the loader and RabbitMQ), so two more than two cores pays.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, min(8, os.cpu_count() or 1)))')
 
 .PHONY: help venv demo test lint format check-python services bench i18n clean
 

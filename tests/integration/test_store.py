@@ -59,6 +59,8 @@ STORE_TABLES = {
     "segment_list_entries",
     "segment_syncs",
     "users",
+    "tracking_sources",
+    "tracked_identities",
 }
 
 
