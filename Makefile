@@ -34,6 +34,7 @@ demo: venv
 services:
 	deploy/services.sh ensure postgres rabbitmq
 	deploy/browser.sh ensure
+	deploy/browser-sdks.sh ensure
 
 lint: venv
 	$(BIN)/ruff format --check .

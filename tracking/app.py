@@ -62,7 +62,21 @@ CALLS = {
     "/v1/alias": "alias",
     "/v1/batch": "batch",
     "/v1/b": "batch",
+    # analytics-next (Segment's browser SDK) posts to the calls' initials
+    "/v1/i": "identify",
+    "/v1/t": "track",
+    "/v1/p": "page",
+    "/v1/s": "screen",
+    "/v1/g": "group",
+    "/v1/a": "alias",
 }
+# Request headers the browser SDKs send: RudderStack's AnonymousId, SentAt and Rsa-* (retries),
+# analytics-next's X-Retry-Count.
+CORS_HEADERS = (
+    b"Content-Type, Authorization, Content-Encoding, AnonymousId, SentAt, Rsa-Recovered, "
+    b"Rsa-Retry-Attempt, Rsa-Since-Last-Attempt, Rsa-Since-First-Attempt, Rsa-Retry-Reason, "
+    b"X-Retry-Count"
+)
 PIXEL_HEADERS = [
     (b"content-type", b"image/gif"),
     (b"content-length", str(len(PIXEL)).encode()),
@@ -221,6 +235,8 @@ class TrackingApp:
             await self._open(scope, path[3:], send)
         elif path.startswith("/v1/projects/") and path.endswith("/settings"):
             await self._sdk_settings(scope, path[len("/v1/projects/") : -len("/settings")], send)
+        elif path.startswith("/sourceConfig") and method == "OPTIONS":
+            await self._preflight(scope, send, b"GET, HEAD, OPTIONS")
         elif path.startswith("/sourceConfig"):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             await self._sdk_source_config(scope, (query.get("writeKey") or [""])[0], send)
@@ -296,11 +312,11 @@ class TrackingApp:
             (b"vary", b"Origin"),
         ]
 
-    async def _preflight(self, scope: Scope, send: Send) -> None:
+    async def _preflight(self, scope: Scope, send: Send, methods: bytes = b"POST, OPTIONS") -> None:
         headers = [
             *self._cors(scope),
-            (b"access-control-allow-methods", b"POST, OPTIONS"),
-            (b"access-control-allow-headers", b"Content-Type, Authorization, Content-Encoding"),
+            (b"access-control-allow-methods", methods),
+            (b"access-control-allow-headers", CORS_HEADERS),
             (b"access-control-max-age", b"86400"),
             (b"content-length", b"0"),
         ]
