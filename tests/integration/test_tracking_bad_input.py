@@ -328,8 +328,12 @@ CHECKS = [
     response_schema_conformance,
 ]
 SEGMENT_CALLS = ("identify", "track", "page", "screen", "group", "alias", "batch", "b")
+SHORT_CALLS = ("i", "t", "p", "s", "g", "a")  # analytics-next posts to the initials
 EVERY_OPERATION = {
     *(f"{method} /v1/{call}" for method in ("POST", "OPTIONS") for call in SEGMENT_CALLS),
+    *(f"{method} /v1/{call}" for method in ("POST", "OPTIONS") for call in SHORT_CALLS),
+    "GET /v1/projects/{writeKey}/settings",
+    "GET /sourceConfig/",
     "GET /o/{token}",
     "GET /c/{token}",
     "HEAD /c/{token}",
