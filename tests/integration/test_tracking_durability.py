@@ -115,7 +115,7 @@ def test_kill_9_of_the_tracker_loses_no_acknowledged_event(service: TrackingHome
 
 
 def test_kill_9_of_the_loader_loses_nothing_and_lands_each_event(service: TrackingHome) -> None:
-    with service.tracker(workers=2) as url, Load(lambda: url, service.write_key) as load:
+    with service.tracker(workers=1) as url, Load(lambda: url, service.write_key) as load:
         load.wait_for(800)
     assert service.queue_depth() > 0
     loader = service.start_loader("--batch-events", "200")

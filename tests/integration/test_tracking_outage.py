@@ -41,7 +41,7 @@ def test_rabbitmq_stopped_during_a_load_spools_and_replays(tmp_path: Path) -> No
     _node("start", str(node_dir), str(port), str(dist_port))
     try:
         service = TrackingHome.create(tmp_path, broker=f"amqp://guest:guest@127.0.0.1:{port}/")
-        with service.tracker(workers=2) as url, Load(lambda: url, service.write_key) as load:
+        with service.tracker(workers=1) as url, Load(lambda: url, service.write_key) as load:
             load.wait_for(100)
             _node("stop", str(node_dir))  # RabbitMQ is gone: the tracker keeps answering
             stopped_at = load.count()
