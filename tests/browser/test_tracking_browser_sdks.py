@@ -18,7 +18,6 @@ browser must not have asked anything of a host other than this machine.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import Browser
 
-from tests.support.tracking import TrackingHome
+from tests.support.tracking import TrackingHome, accepted_total
 
 pytestmark = pytest.mark.slow
 
@@ -149,12 +147,6 @@ def served_site(tracker: str, write_key: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def accepted_total(tracker: str) -> int:
-    text = httpx.get(f"{tracker}/metrics", timeout=5).text
-    found = re.search(r"^herald_tracking_accepted_total (\d+)$", text, re.MULTILINE)
-    return int(found.group(1)) if found else 0
 
 
 def wait_until_accepted(tracker: str, count: int, sdk: Sdk, problems: list[str]) -> None:

@@ -16,7 +16,6 @@ stored session can be set to any age.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ import pytest
 from playwright.sync_api import Browser, Route
 
 from herald.tokens import TokenKeys, TrackingToken, sign_token
-from tests.support.tracking import TrackingHome
+from tests.support.tracking import TrackingHome, accepted_total
 
 pytestmark = pytest.mark.slow
 
@@ -126,12 +125,6 @@ def served_site(tracker: str, write_key: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def accepted_total(tracker: str) -> int:
-    text = httpx.get(f"{tracker}/metrics", timeout=5).text
-    found = re.search(r"^herald_tracking_accepted_total (\d+)$", text, re.MULTILINE)
-    return int(found.group(1)) if found else 0
 
 
 def wait_until_accepted(tracker: str, count: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -198,6 +199,13 @@ class TrackingHome:
 
     def landed(self, table: str) -> list[Path]:
         return sorted((self.home / "landing" / table).glob("*.parquet"))
+
+
+def accepted_total(tracker: str) -> int:
+    """The tracker's herald_tracking_accepted_total (all workers), from /metrics."""
+    text = httpx.get(f"{tracker}/metrics", timeout=5).text
+    found = re.search(r"^herald_tracking_accepted_total (\d+)$", text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str], *, kill: bool = False) -> None:
