@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     tracking_url: str = "http://127.0.0.1:8090"
     # Where the tracker keeps events while RabbitMQ is unreachable (default HERALD_HOME/spool).
     tracking_spool: Path | None = None
+    # The sender (senders/): the name it greets SMTP servers with (default: this host's
+    # FQDN), SMTP connections per destination and worker, whether TLS certificates of SMTP
+    # servers are verified (MX hosts often have none that verify: off by default, as MTAs do).
+    sends_queue: str = "sends"  # the sender's queues: sends, sends.priority, sends.dead, ...
+    sender_helo: str = ""
+    sender_connections: int = 8
+    sender_verify_tls: bool = False
+    # Telegram Bot API: the bot's token and the API's address (tests point it elsewhere).
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
 
     @classmethod
     def settings_customise_sources(

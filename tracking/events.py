@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 
 from herald.bots import automated_reason
+from herald.sending.events import SENDER_EVENT_TYPES
 from herald.tokens import token_from_payload
 
 EVENT_NAMES = {
@@ -373,6 +374,9 @@ class TrackedBatch:
                 items["unit_price"].append(_number(product.get("price")))
 
     def _message(self, envelope: dict[str, Any]) -> None:
+        if envelope.get("source") == "sender":
+            self._sender_message(envelope)
+            return
         token = token_from_payload(envelope.get("token"))
         event_type = envelope.get("type")
         if event_type not in ("opened", "clicked", "unsubscribed", "viewed"):
@@ -407,6 +411,39 @@ class TrackedBatch:
             if event_type in ("opened", "clicked")
             else None
         )
+
+    def _sender_message(self, envelope: dict[str, Any]) -> None:
+        """A state change the sender published (herald/sending/events.py)."""
+        event_type = envelope.get("type")
+        if event_type not in SENDER_EVENT_TYPES:
+            raise EventRefused(f"unknown message event type {event_type!r}")
+        profile_id = _text(envelope.get("profile_id"))
+        event_id = _text(envelope.get("event_id"))
+        if not profile_id or not event_id:
+            raise EventRefused("a sender event has an event_id and a profile_id")
+        code = envelope.get("smtp_code")
+        columns = self.message_events
+        columns["event_id"].append(event_id)
+        columns["message_id"].append(_text(envelope.get("message_id")))
+        columns["campaign_id"].append(_text(envelope.get("run")))
+        columns["campaign_run"].append(_text(envelope.get("run")))
+        columns["channel"].append(_text(envelope.get("channel")))
+        columns["recipient"].append(_text(envelope.get("recipient")))
+        columns["contact_id"].append(None)
+        columns["database"].append(_text(envelope.get("database")))
+        columns["profile_id"].append(profile_id)
+        columns["event_type"].append(event_type)
+        columns["occurred_at"].append(epoch_ms(envelope["received_at"]))
+        columns["url"].append(None)
+        columns["link_position"].append(None)
+        columns["bounce_type"].append(_text(envelope.get("bounce_type")))
+        columns["smtp_code"].append(code if type(code) is int and 0 <= code < 1000 else None)
+        columns["smtp_status"].append(_text(envelope.get("smtp_status")))
+        columns["diagnostic"].append(_text(envelope.get("diagnostic")))
+        columns["provider"].append(_text(envelope.get("provider")))
+        columns["ip"].append(None)
+        columns["user_agent"].append(None)
+        columns["automated"].append(None)
 
     # --- output ------------------------------------------------------------------------
     @staticmethod

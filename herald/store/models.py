@@ -672,3 +672,132 @@ class TrackedIdentity(Base):
     first_seen_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utc_now, server_default=func.now()
     )
+
+
+SendRunState = Literal["running", "paused", "cancelled", "finished"]
+SEND_RUN_STATES: tuple[SendRunState, ...] = ("running", "paused", "cancelled", "finished")
+SendState = Literal["sending", "sent", "deferred", "bounced", "failed", "skipped", "released"]
+SEND_STATES: tuple[SendState, ...] = (
+    "sending",
+    "sent",
+    "deferred",
+    "bounced",
+    "failed",
+    "skipped",
+    "released",
+)
+
+
+class SendRun(Base):
+    """One run of a send (a campaign run, a transactional message, a test): what to send
+    (its content spec), to whom (its audience snapshot) and whether workers may send it."""
+
+    __tablename__ = "send_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "state in ('running', 'paused', 'cancelled', 'finished')", name="send_run_state"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, comment="the run's id")
+    name: Mapped[str] = mapped_column(String(200), comment="campaign name, or what it is")
+    kind: Mapped[str] = mapped_column(String(20), comment="campaign, transactional or test")
+    channel: Mapped[str] = mapped_column(String(20))
+    database: Mapped[str | None] = mapped_column(String(63), comment="profile database")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument, comment="content and options")
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    snapshot: Mapped[str | None] = mapped_column(Text, comment="the audience snapshot file")
+    recipients: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0"), comment="rows of the snapshot"
+    )
+    enqueued: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0"), comment="recipients confirmed queued"
+    )
+    enqueue_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    throttle_per_second: Mapped[int | None] = mapped_column(
+        Integer, comment="set: the run is sent at most this fast"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"SendRun({self.id!r}, {self.state})"
+
+
+class SendLogEntry(Base):
+    """The send log: one row per idempotency key, the latest state of that message. A
+    worker claims a key (state `sending`) before delivering it and records the outcome;
+    a key already claimed or done is never delivered again."""
+
+    __tablename__ = "send_log"
+    __table_args__ = (
+        CheckConstraint(
+            "state in ('sending', 'sent', 'deferred', 'bounced', 'failed', 'skipped', 'released')",
+            name="send_state",
+        ),
+        Index(None, "run_id", "state"),
+        Index(None, "destination", "state"),
+    )
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True, comment="idempotency key")
+    run_id: Mapped[str] = mapped_column(String(64))
+    profile_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(320), comment="address, chat id, ...")
+    destination: Mapped[str] = mapped_column(String(255), comment="delivery-rules group")
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    worker: Mapped[str | None] = mapped_column(String(100), comment="who claimed it last")
+    code: Mapped[int | None] = mapped_column(Integer, comment="SMTP or HTTP code")
+    status: Mapped[str | None] = mapped_column(String(16), comment="RFC 3463 status")
+    bounce_type: Mapped[str | None] = mapped_column(String(20))
+    diagnostic: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"SendLogEntry({self.key!r}, {self.state})"
+
+
+class SuppressedAddress(Base):
+    """An address no message goes to on a channel: a hard bounce, a complaint, a stop-list
+    entry. Checked by the sender right before delivery."""
+
+    __tablename__ = "suppressed_addresses"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    address: Mapped[str] = mapped_column(
+        String(320), primary_key=True, comment="normalised: e-mail lowercased"
+    )
+    reason: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(20), comment="bounce, complaint, stop_list, api")
+    run_id: Mapped[str | None] = mapped_column(String(64), comment="the run that found it")
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"SuppressedAddress({self.channel!r}, {self.address!r})"
+
+
+class SenderWorker(Base):
+    """A running sender worker process, with its heartbeat: workers divide each provider's
+    limits by the number of live workers."""
+
+    __tablename__ = "sender_workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True, comment="host:slot")
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"SenderWorker({self.id!r})"

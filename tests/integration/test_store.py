@@ -61,6 +61,10 @@ STORE_TABLES = {
     "users",
     "tracking_sources",
     "tracked_identities",
+    "send_runs",
+    "send_log",
+    "suppressed_addresses",
+    "sender_workers",
 }
 
 
