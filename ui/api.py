@@ -102,6 +102,7 @@ from herald.settings import Settings, load_settings
 from herald.store import ProfileDatabase, ProfileImport, create_store_engine, migrate, session_scope
 from herald.store.models import CHANNELS, SUBSCRIPTION_STATUSES
 from herald.warehouse.base import Warehouse
+from ui.delivery_rules_api import add_delivery_rules_routes
 from ui.errors import APIError
 from ui.reports_api import add_report_routes
 from ui.segments_api import add_segment_routes
@@ -907,6 +908,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     add_segment_routes(app, store, authorized, _card_warehouse)
     add_report_routes(app, authorized, _card_warehouse)
+    add_delivery_rules_routes(app, authorized)
     return app
 
 

@@ -1,0 +1,192 @@
+"""What `herald send ...` does, on the sender's side (the CLI loads this module by name).
+
+    spec, channel = read_message_file(Path("welcome.yml"))
+    run = launch_run(settings, store, spec, channel, name="welcome", segment="vip", database="shop")
+    result = send_test(settings, store, spec, channel, to="me@shop.example")
+
+A message file is YAML: the template parts (herald/templates.py) and the run's options.
+
+    channel: email                       # email (default), telegram or webhook
+    subject: "Hello {{ first_name }}"
+    html: "<p>Hi {{ first_name }}</p>"   # or html_file: welcome.html (beside the YAML)
+    from: news@shop.example
+    from_name: Shop
+    topic: news                          # consent is checked for this resource (default *)
+    tracking: true                       # open pixel and tracked links
+    unsubscribe_mailto: unsubscribe@shop.example
+    mail_from: bounces@shop.example      # envelope sender (bounces go there)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+from sqlalchemy import Engine
+
+from herald.errors import HeraldError
+from herald.sending.audience import snapshot_path, snapshot_segment, write_snapshot
+from herald.sending.keys import idempotency_key
+from herald.sending.runs import SendRunInfo, create_run, get_run, new_run_id
+from herald.sending.send_log import LOG
+from herald.sending.wire import Recipient, SendChunk
+from herald.settings import Settings
+from herald.templates import MessageTemplate
+
+OPTIONS = (
+    "channel",
+    "topic",
+    "tracking",
+    "unsubscribe_mailto",
+    "mail_from",
+    "feedback_id",
+    "address_field",
+    "webhook",
+)
+CHANNELS = ("email", "telegram", "webhook")
+
+
+class MessageFileError(HeraldError):
+    """A message file that cannot be read or has unknown keys."""
+
+
+def read_message_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The run spec and channel a message file describes (its template checked)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MessageFileError(f"cannot read the message file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise MessageFileError(f"{path}: a message file is a mapping of parts and options")
+    for name in ("html", "text"):
+        file_key = f"{name}_file"
+        if file_key in document:
+            try:
+                document[name] = (path.parent / str(document.pop(file_key))).read_text("utf-8")
+            except OSError as exc:
+                raise MessageFileError(f"{path}: cannot read {file_key}: {exc}") from None
+    channel = str(document.get("channel") or "email")
+    if channel not in CHANNELS:
+        raise MessageFileError(f"{path}: channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    options = {key: document[key] for key in OPTIONS if key in document}
+    parts = {key: value for key, value in document.items() if key not in OPTIONS}
+    MessageTemplate.from_spec(parts)  # MessageTemplateError names what does not compile
+    spec = {**options, "template": parts}
+    return spec, channel
+
+
+def launch_run(
+    settings: Settings,
+    store: Engine,
+    spec: dict[str, Any],
+    channel: str,
+    *,
+    name: str,
+    database: str | None,
+    segment: str | None = None,
+    snapshot: Path | None = None,
+    kind: str = "campaign",
+) -> tuple[SendRunInfo, dict[str, Any]]:
+    """Freeze the audience (a segment, or a given Parquet file), create the run, enqueue it."""
+    from senders.launcher import launch
+
+    run_id = new_run_id(kind)
+    if segment is not None:
+        from herald.warehouse import open_warehouse
+
+        if database is None:
+            raise MessageFileError("a segment's run needs its profile database (--db)")
+        warehouse = open_warehouse(settings, read_only=True)
+        try:
+            path = snapshot_segment(warehouse, segment, database, run_id, home=settings.home)
+        finally:
+            warehouse.close()
+    elif snapshot is not None:
+        path = snapshot_path(settings.home, run_id)
+        write_snapshot(pa.parquet.read_table(snapshot), path)  # type: ignore[attr-defined]
+    else:
+        raise MessageFileError("give the audience: a segment or a snapshot file")
+    rows = pa.parquet.ParquetFile(path).metadata.num_rows  # type: ignore[attr-defined]
+    run = create_run(
+        store,
+        name=name,
+        kind=kind,
+        channel=channel,
+        spec=spec,
+        database=database,
+        snapshot=str(path),
+        recipients=rows,
+        run_id=run_id,
+    )
+    result = launch(settings, store, run.id)
+    return get_run(store, run.id), result.public()
+
+
+def send_test(
+    settings: Settings,
+    store: Engine,
+    spec: dict[str, Any],
+    channel: str,
+    *,
+    to: str,
+    fields: dict[str, Any] | None = None,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """Send one message now, in this process, through the whole pipeline but the queue:
+    consent, the send log, rendering, signing, the provider, events."""
+    import pyarrow.parquet as pq
+
+    from senders.worker import SendWorker
+
+    run_id = new_run_id("test")
+    values = dict(fields or {})
+    profile_id = str(values.pop("profile_id", f"test:{to}"))
+    column = spec.get("address_field") or {"telegram": "telegram_chat_id"}.get(channel, "email")
+    if channel == "webhook":
+        column = spec.get("address_field") or "address"
+    table = pa.Table.from_pylist([{"profile_id": profile_id, column: to, **values}])
+    path = snapshot_path(settings.home, run_id)
+    write_snapshot(table, path)
+    run = create_run(
+        store,
+        name=f"test to {to}",
+        kind="test",
+        channel=channel,
+        spec=spec,
+        database=database,
+        snapshot=str(path),
+        recipients=1,
+        run_id=run_id,
+    )
+    started = time.perf_counter()
+    recipient = Recipient(profile_id, to, {column: to, **values})
+
+    async def deliver() -> None:
+        worker = SendWorker(settings, f"test:{run_id}", store=store)
+        await worker.connect()
+        try:
+            await worker.process(SendChunk(run.id, [recipient]))
+        finally:
+            await worker.close()
+
+    asyncio.run(deliver())
+    key = idempotency_key(run.id, profile_id, channel)
+    from sqlalchemy import select
+
+    with store.connect() as connection:
+        row = connection.execute(select(LOG).where(LOG.c.key == key)).mappings().first()
+    del pq
+    outcome = dict(row) if row else {"state": "unknown"}
+    return {
+        "run": run.id,
+        "to": to,
+        "state": outcome.get("state"),
+        "code": outcome.get("code"),
+        "diagnostic": outcome.get("diagnostic"),
+        "message_id": outcome.get("message_id"),
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -1,0 +1,226 @@
+"""The sender end to end: launcher -> RabbitMQ `sends` -> worker -> a real SMTP server
+(aiosmtpd), with the send log, consent, suppression, retries and events in between."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import dkim
+import pytest
+
+from herald.profiles.consent import set_subscription
+from herald.sending.runs import record_enqueued
+from herald.sending.suppression import suppress_address, suppressed_addresses
+from tests.support.sending import default_spec, sending
+
+pytestmark = pytest.mark.slow
+
+
+def recipients(count: int, domain: str = "ok.test", start: int = 0) -> list:
+    return [
+        (f"p{i}", f"user{i}@{domain}", {"first_name": f"Name{i}"})
+        for i in range(start, start + count)
+    ]
+
+
+def test_every_recipient_receives_one_signed_message(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        run = home.run_for(recipients(120))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        assert sink.by_recipient() == {f"user{i}@ok.test": 1 for i in range(120)}
+        for mail in sink.messages[:5]:
+            assert dkim.verify(mail.data, dnsfunc=home.dkim_dns)
+        assert set(home.states(run.id).values()) == {"sent"}
+
+
+def test_both_dkim_signatures_verify_and_cover_the_unsubscribe_headers(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        home.settings = home.settings.model_copy(update={"tracking_url": "https://t.shop.test"})
+        run = home.run_for(recipients(1))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        mail = sink.messages[0]
+        signatures = mail.message.get_all("DKIM-Signature")
+        assert len(signatures) == 2
+        assert {"a=rsa-sha256", "a=ed25519-sha256"} <= {
+            part.strip() for sig in signatures for part in sig.split(";")
+        }
+        for index in range(2):
+            assert dkim.DKIM(mail.data).verify(idx=index, dnsfunc=home.dkim_dns)
+        signed = " ".join(signatures).replace(" ", "").lower()
+        assert "list-unsubscribe:list-unsubscribe-post" in signed
+        assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_personalised_content_and_tracked_links(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        run = home.run_for(recipients(1))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        message = sink.messages[0].message
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        assert message["Subject"] == "Hello Name0"
+        assert "Hi Name0" in html and "Hi Name0" in text
+        assert "http://127.0.0.1:8090/c/" in html and "shop.test/sale" not in html
+        assert "http://127.0.0.1:8090/o/" in html
+        assert message["Feedback-ID"].startswith(f"{run.id}:")
+
+
+def test_a_chunk_delivered_twice_sends_each_message_once(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        run = home.run_for(recipients(30))
+        home.launch(run.id)
+        # the run's enqueued count is reset, as after a launcher that died before saving it
+        record_enqueued(home.store, run.id, 0, finished=False)
+        home.launch(run.id)
+        worker = home.work_until_idle()
+
+        assert sink.by_recipient() == {f"user{i}@ok.test": 1 for i in range(30)}
+        assert worker.counters.outcomes["duplicate"] == 30
+
+
+def test_a_4xx_domain_is_deferred_and_retried_until_it_accepts(tmp_path):
+    with sending(tmp_path, answers={"defer.test": "451 4.7.1 Try again later"}) as (sink, home):
+        run = home.run_for(recipients(3, "defer.test") + recipients(2, "ok.test", start=3))
+        home.launch(run.id)
+
+        def accept_later() -> None:
+            time.sleep(2.5)
+            sink.handler.answers.clear()
+
+        threading.Thread(target=accept_later, daemon=True).start()
+        home.work_until_idle(idle=2.0)
+
+        rows = {row["recipient"]: row for row in home.log_rows(run.id)}
+        assert sink.by_recipient() == {f"user{i}@{d}": 1 for i, d in
+                                       [(0, "defer.test"), (1, "defer.test"), (2, "defer.test"),
+                                        (3, "ok.test"), (4, "ok.test")]}  # fmt: skip
+        assert all(rows[f"user{i}@defer.test"]["attempts"] >= 2 for i in range(3))
+        assert all(rows[f"user{i}@defer.test"]["state"] == "sent" for i in range(3))
+        assert len(sink.handler.refused) >= 3
+
+
+def test_a_4xx_domain_fails_after_the_max_age(tmp_path):
+    answers = {"defer.test": "451 4.7.1 Try again later"}
+    with sending(tmp_path, answers=answers, max_age="5s") as (sink, home):
+        run = home.run_for(recipients(2, "defer.test"))
+        home.launch(run.id)
+        home.work_until_idle(idle=2.0)
+
+        rows = home.log_rows(run.id)
+        assert [row["state"] for row in rows] == ["failed", "failed"]
+        assert all("gave up after" in row["diagnostic"] for row in rows)
+        # tries at 0, 1 and 3 s (+1, +2), then one at the max age of 5 s (+4 cut to +2)
+        assert {row["attempts"] for row in rows} == {4}
+        assert sink.messages == []
+
+
+def test_a_5xx_hard_bounce_suppresses_the_address_and_stops_further_sends(tmp_path):
+    answers = {"bounce.test": "550 5.1.1 <x@bounce.test>: Recipient address rejected"}
+    with sending(tmp_path, answers=answers) as (sink, home):
+        run = home.run_for(recipients(2, "bounce.test") + recipients(1, start=2))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        rows = {row["recipient"]: row for row in home.log_rows(run.id)}
+        assert rows["user0@bounce.test"]["state"] == "bounced"
+        assert rows["user0@bounce.test"]["bounce_type"] == "hard"
+        assert rows["user0@bounce.test"]["attempts"] == 1
+        suppressed = {item["address"] for item in suppressed_addresses(home.store, "email")}
+        assert suppressed == {"user0@bounce.test", "user1@bounce.test"}
+
+        sink.handler.answers.clear()
+        second = home.run_for(recipients(2, "bounce.test"))
+        home.launch(second.id)
+        home.work_until_idle()
+        assert set(home.states(second.id).values()) == {"skipped"}
+        assert sink.by_recipient() == {"user2@ok.test": 1}
+
+
+def test_suppressed_and_unsubscribed_profiles_never_receive(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        set_subscription(home.store, "customers", "p1", channel="email", status="unsubscribed")
+        set_subscription(
+            home.store, "customers", "p2", channel="email", resource="news", status="unsubscribed"
+        )
+        set_subscription(
+            home.store, "customers", "p3", channel="email", resource="other", status="unsubscribed"
+        )
+        suppress_address(home.store, "email", "USER4@ok.test", reason="stop", source="stop_list")
+        run = home.run_for(recipients(6))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        states = home.states(run.id)
+        assert states == {"p0": "sent", "p1": "skipped", "p2": "skipped", "p3": "sent",
+                          "p4": "skipped", "p5": "sent"}  # fmt: skip
+        assert sorted(sink.by_recipient()) == ["user0@ok.test", "user3@ok.test", "user5@ok.test"]
+        reasons = {row["profile_id"]: row["diagnostic"] for row in home.log_rows(run.id)}
+        assert "unsubscribed" in reasons["p1"] and "suppressed" in reasons["p4"]
+
+
+def test_every_state_change_is_published_as_an_event(tmp_path):
+    answers = {"bounce.test": "550 5.1.1 no such user"}
+    with sending(tmp_path, answers=answers) as (_sink, home):
+        suppress_address(home.store, "email", "user2@ok.test", reason="stop", source="stop_list")
+        run = home.run_for(recipients(2) + recipients(1, start=2) + recipients(1, "bounce.test", 3))
+        home.launch(run.id)
+        home.work_until_idle()
+
+        events = home.events()
+        kinds = sorted((e["profile_id"], e["type"]) for e in events)
+        assert kinds == [("p0", "queued"), ("p0", "sent"), ("p1", "queued"), ("p1", "sent"),
+                         ("p2", "queued"), ("p2", "skipped"), ("p3", "bounced"),
+                         ("p3", "queued")]  # fmt: skip
+        bounced = next(e for e in events if e["type"] == "bounced")
+        assert bounced["smtp_code"] == 550 and bounced["bounce_type"] == "hard"
+        assert all(e["source"] == "sender" and e["run"] == run.id for e in events)
+
+
+def test_bad_input_fails_or_defers_with_a_reason_and_the_run_goes_on(tmp_path):
+    spec = default_spec()
+    spec["template"]["subject"] = "{{ 1 // divisor }} Hello {{ first_name }}"
+    with sending(tmp_path, domains=("ok.test", "xn--e1afmkfd.xn--p1ai", "closed.test")) as (
+        sink,
+        home,
+    ):
+        rules = (home.home / "delivery-rules.yml").read_text()
+        (home.home / "delivery-rules.yml").write_text(
+            rules.replace(f'closed.test: "127.0.0.1:{sink.port}"', 'closed.test: "127.0.0.1:9"')
+        )
+        run = home.run_for(
+            [
+                ("p0", "good@ok.test", {"first_name": "A", "divisor": 1}),
+                ("p1", "not an address", {"first_name": "B", "divisor": 1}),
+                ("p2", "", {"first_name": "C", "divisor": 1}),
+                ("p3", "raises@ok.test", {"first_name": "D", "divisor": 0}),
+                ("p4", "ivan@пример.рф", {"first_name": "Иван", "divisor": 1}),
+                ("p5", "nofields@ok.test", {"divisor": 1}),
+                ("p6", "far@closed.test", {"first_name": "F", "divisor": 1}),
+            ],
+            spec=spec,
+        )
+        home.launch(run.id)
+        home.work_until_idle(idle=1.0, timeout=20)
+
+        rows = {row["profile_id"]: row for row in home.log_rows(run.id)}
+        assert rows["p0"]["state"] == "sent"
+        assert (
+            rows["p1"]["state"] == "failed" and "not an e-mail address" in rows["p1"]["diagnostic"]
+        )
+        assert rows["p2"]["state"] == "failed" and "no address" in rows["p2"]["diagnostic"]
+        assert rows["p3"]["state"] == "failed" and "ZeroDivisionError" in rows["p3"]["diagnostic"]
+        assert rows["p4"]["state"] == "sent"
+        assert rows["p5"]["state"] == "sent"
+        assert rows["p6"]["state"] in ("deferred", "failed", "sending")
+        assert "127.0.0.1:9" in (rows["p6"]["diagnostic"] or "127.0.0.1:9")
+        received = sink.by_recipient()
+        assert received == {"good@ok.test": 1, "ivan@xn--e1afmkfd.xn--p1ai": 1,
+                            "nofields@ok.test": 1}  # fmt: skip
+        assert len(rows) == 7  # received = accepted + rejected: every recipient has an outcome
