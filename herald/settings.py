@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     sender_helo: str = ""
     sender_connections: int = 8
     sender_verify_tls: bool = False
+    # A message another worker holds (it is sending it, or died doing so) is looked at
+    # again after this many seconds.
+    sender_busy_retry_seconds: int = 15
     # Telegram Bot API: the bot's token and the API's address (tests point it elsewhere).
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -231,11 +232,20 @@ class SmtpConnection:
     def pipelining(self) -> bool:
         return "PIPELINING" in self.extensions
 
-    async def send(self, mail_from: str, recipient: str, message: bytes) -> Reply:
+    async def send(
+        self,
+        mail_from: str,
+        recipient: str,
+        message: bytes,
+        on_handed: Callable[[], None] | None = None,
+    ) -> Reply:
         """One transaction for one recipient: the server's decisive reply, whatever it is.
 
         The reply's `stage` says which command it answers: a refused "mail", "rcpt" or
         "data" (after which RSET has been sent), or "end-of-data" (the message's fate).
+        `on_handed` is called once the whole body (with its final dot) is in the kernel's
+        socket buffer, before the server's answer: from then on the message reaches the
+        server even if this process dies (the sender's journal records that moment).
         """
         commands = self._envelope_commands(mail_from, recipient, message)
         body = dot_stuff(message)
@@ -261,6 +271,8 @@ class SmtpConnection:
             await self.reset()
             return next((reply for reply in (mail, rcpt, data) if not reply.ok), data)
         self._write(body)
+        if on_handed is not None and self.writer.transport.get_write_buffer_size() == 0:
+            on_handed()
         final = await self._read_reply("end-of-data", self.data_timeout, drain=True)
         if final.ok:
             self.messages_sent += 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -76,7 +77,6 @@ RUN_REFRESH_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 LIVE_SECONDS = 20.0
 MAX_LIMIT_WAIT = 2.0  # a longer wait for a rate limit defers the message instead
-BUSY_RETRY_SECONDS = 15  # a key another live worker holds comes back after this
 LEASE = timedelta(minutes=10)  # a key held this long by a worker that is gone: given up
 SUPPRESSING_BOUNCES = frozenset({"hard"})
 
@@ -440,7 +440,9 @@ class SendWorker:
             )
             await asyncio.to_thread(self.send_log.settle, holder, [outcome])
             return
-        await self._publish_retry(run, chunk, item, BUSY_RETRY_SECONDS, lane, count=False)
+        await self._publish_retry(
+            run, chunk, item, self.settings.sender_busy_retry_seconds, lane, count=False
+        )
 
     # --- delivering --------------------------------------------------------------------------
     async def _deliver(self, run: RunContext, chunk: SendChunk, item: Item) -> None:
@@ -473,10 +475,13 @@ class SendWorker:
         except HeraldError as exc:  # the channel is not configured on this host
             self._record(item, DeliveryResult("failed", diagnostic=one_line(str(exc))), rule)
             return
-        async with limits.connections:
-            journal = self.journal
-            if journal is not None:
+        journal = self.journal
+        if journal is not None:
+            if run.channel == "email":  # the SMTP client says when the body has left
+                message.attributes["on_handed"] = functools.partial(journal.handed, item.key)
+            else:  # an HTTP request may have reached the provider once it starts
                 journal.handed(item.key)
+        async with limits.connections:
             try:
                 result = await provider.send(message)
             except Exception as exc:  # a provider must not raise; if one does, defer
@@ -735,7 +740,7 @@ class SendWorker:
     async def _hold(self, run: RunContext, chunk: SendChunk) -> None:
         channel = self._require_channel()
         name = self.queues.hold(run.id)
-        await channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+        await channel.queue_declare(name, durable=True)  # classic: deleted when emptied
         await channel.basic_publish(
             encode_chunk(chunk),
             routing_key=name,

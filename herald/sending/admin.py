@@ -17,6 +17,7 @@ the same way.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from herald.sending.wire import Recipient, SendChunk, encode_chunk
 from herald.settings import Settings
 
 RETRY_CHUNK = 100
+HOLD_SETTLE_SECONDS = 1.5  # longer than a worker caches a run's state
 
 
 class BrokerUnavailable(HeraldError):
@@ -98,8 +100,17 @@ def queue_status(
     }
 
 
-def move_queue(settings: Settings, source: str, target: str) -> int:
-    """Move every message of `source` to `target` (published with confirms, then acked)."""
+def move_held(settings: Settings, source: str, target: str) -> int:
+    """Move a hold queue back to its lane, twice: a worker that had not yet seen the run's
+    new state (it reads it every second) may still have held a chunk after the first pass."""
+    moved = move_queue(settings, source, target, delete=False)
+    time.sleep(HOLD_SETTLE_SECONDS)
+    return moved + move_queue(settings, source, target, delete=True)
+
+
+def move_queue(settings: Settings, source: str, target: str, *, delete: bool = True) -> int:
+    """Move every message of `source` to `target` (published with confirms, then acked);
+    with `delete`, the emptied source queue is deleted."""
     moved = 0
     with broker_channel(settings) as channel:
         try:
@@ -119,8 +130,9 @@ def move_queue(settings: Settings, source: str, target: str) -> int:
             )
             channel.basic_ack(method.delivery_tag)
             moved += 1
-        with contextlib.suppress(ChannelClosedByBroker):
-            channel.queue_delete(queue=source, if_empty=True)
+        if delete:
+            with contextlib.suppress(ChannelClosedByBroker):
+                channel.queue_delete(queue=source, if_empty=True)
     return moved
 
 
@@ -135,17 +147,13 @@ def pause_run(settings: Settings, store: Engine, run_id: str) -> dict[str, Any]:
 
 def resume_run(settings: Settings, store: Engine, run_id: str) -> dict[str, Any]:
     run = set_run_state(store, run_id, "running")
-    moved = move_queue(
-        settings, SendQueues(settings.sends_queue).hold(run_id), _lane(settings, run)
-    )
+    moved = move_held(settings, SendQueues(settings.sends_queue).hold(run_id), _lane(settings, run))
     return {"run": run.id, "state": run.state, "chunks_resumed": moved}
 
 
 def cancel_run(settings: Settings, store: Engine, run_id: str) -> dict[str, Any]:
     run = set_run_state(store, run_id, "cancelled")
-    moved = move_queue(
-        settings, SendQueues(settings.sends_queue).hold(run_id), _lane(settings, run)
-    )
+    moved = move_held(settings, SendQueues(settings.sends_queue).hold(run_id), _lane(settings, run))
     return {"run": run.id, "state": run.state, "held_chunks_released": moved}
 
 

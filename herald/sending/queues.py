@@ -9,7 +9,8 @@ kills its consumer `DELIVERY_LIMIT` times is dead-lettered to `sends.dead`, as a
 worker refuses (with the reason in the `x-herald-reason` header). A delay queue holds
 retries: classic and durable, one per delay (rounded, so there are few), with a message TTL
 equal to the delay and dead-lettering back to its lane, which is how a retry comes back.
-A hold queue keeps a paused run's chunks until it is resumed.
+A hold queue (classic, durable) keeps a paused run's chunks until it is resumed or
+cancelled, and is deleted once emptied.
 """
 
 from __future__ import annotations

@@ -148,7 +148,9 @@ class SmtpProvider:
                 return error.result
             keep = False
             try:
-                reply = await connection.send(mail_from, message.recipient, bytes(body))
+                reply = await connection.send(
+                    mail_from, message.recipient, bytes(body), message.attributes.get("on_handed")
+                )
                 keep = True
             except SmtpMessageError as error:
                 keep = True

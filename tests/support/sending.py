@@ -75,6 +75,7 @@ class SinkHandler:
     """Accepts everything, except recipients of domains given an answer (4xx or 5xx)."""
 
     answers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering each message's DATA
     messages: list[ReceivedMail] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +98,8 @@ class SinkHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         data = envelope.original_content or b""
         with self.lock:
             self.messages.append(
@@ -113,8 +116,8 @@ class MailSink:
     port: int
 
     @classmethod
-    def start(cls, answers: dict[str, str] | None = None) -> MailSink:
-        handler = SinkHandler(answers=dict(answers or {}))
+    def start(cls, answers: dict[str, str] | None = None, delay: float = 0.0) -> MailSink:
+        handler = SinkHandler(answers=dict(answers or {}), delay=delay)
         port = free_port()
         controller = Controller(
             handler, hostname="127.0.0.1", port=port, data_size_limit=None, decode_data=False
@@ -182,6 +185,7 @@ class SendingHome:
             "HERALD_TRACKING_KEYS": TRACKING_KEYS,
             "HERALD_TRACKING_URL": "http://127.0.0.1:8090",
             "HERALD_SENDER_HELO": "sender.test",
+            "HERALD_SENDER_BUSY_RETRY_SECONDS": "2",
         }
         (home / "delivery-rules.yml").write_text(
             rules_text(sink.port, list(domains), first_retry=first_retry, max_age=max_age)
@@ -194,6 +198,7 @@ class SendingHome:
             tracking_keys=TRACKING_KEYS,
             tracking_url=env["HERALD_TRACKING_URL"],
             sender_helo="sender.test",
+            sender_busy_retry_seconds=2,
         )
         migrate(settings.database_url)
         store = create_store_engine(settings.database_url)
@@ -370,8 +375,7 @@ def default_spec(**overrides: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def sending(tmp_path: Path, **options: Any) -> Iterator[tuple[MailSink, SendingHome]]:
-    answers = options.pop("answers", None)
-    sink = MailSink.start(answers)
+    sink = MailSink.start(options.pop("answers", None), options.pop("delay", 0.0))
     home = SendingHome.create(tmp_path, sink, **options)
     try:
         yield sink, home
