@@ -20,7 +20,7 @@ from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `pro
 from herald.cli_profiles import export_command, profile_app, unify_command
 from herald.cli_reports import report_app
 from herald.cli_segments import segment_app
-from herald.cli_send import dkim_app, queue_app, send_app, suppression_app
+from herald.cli_send import bounces_app, dkim_app, queue_app, send_app, suppression_app
 from herald.cli_sources import sources_app
 from herald.cli_tracking import source_app
 from herald.cli_users import serve_app, user_app
@@ -45,6 +45,7 @@ app.add_typer(send_app, name="send")
 app.add_typer(queue_app, name="queue")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(dkim_app, name="dkim")
+app.add_typer(bounces_app, name="bounces")
 app.command(name="unify")(unify_command)
 app.command(name="export")(export_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -48,6 +48,12 @@ suppression_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+bounces_app = typer.Typer(
+    help="The bounce mailbox: asynchronous bounces (DSNs) and complaints (ARF) applied.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 dkim_app = typer.Typer(
     help="DKIM keys of the sending domains (HERALD_HOME/dkim/<domain>/<selector>.pem).",
     no_args_is_help=True,
@@ -259,6 +265,28 @@ def suppression_list(
 
     with _store() as store:
         _echo(suppressed_addresses(store, channel, limit))
+
+
+@bounces_app.command("process")
+def bounces_process(
+    mailbox: str | None = typer.Option(
+        None,
+        "--mailbox",
+        help="maildir:/path, imap[s]://user:pass@host/folder or pop3[s]://... "
+        "(default HERALD_BOUNCE_MAILBOX).",
+    ),
+    limit: int = typer.Option(500, "--limit", min=1, help="At most this many mails per pass."),
+) -> None:
+    """Read the bounce mailbox once: bounces and complaints update the send log, suppress
+    addresses and become events; processed mails are removed, others stay."""
+    settings = load_settings()
+    url = mailbox or settings.bounce_mailbox
+    if not url:
+        typer.echo("error: give --mailbox or set HERALD_BOUNCE_MAILBOX", err=True)
+        raise typer.Exit(2)
+    feedback = _service("senders.feedback")
+    with _store() as store:
+        _echo(feedback.process_mailbox(settings, store, url, limit=limit))
 
 
 @dkim_app.command("generate")

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # A message another worker holds (it is sending it, or died doing so) is looked at
     # again after this many seconds.
     sender_busy_retry_seconds: int = 15
+    # Where asynchronous bounces and complaints arrive (`herald bounces process`):
+    # maildir:/path, imap[s]://user:password@host/folder or pop3[s]://...
+    bounce_mailbox: str = ""
     # Telegram Bot API: the bot's token and the API's address (tests point it elsewhere).
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
