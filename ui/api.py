@@ -106,6 +106,7 @@ from ui.delivery_rules_api import add_delivery_rules_routes
 from ui.errors import APIError
 from ui.reports_api import add_report_routes
 from ui.segments_api import add_segment_routes
+from ui.sending_api import add_sending_routes
 
 MAX_PROFILES = 10_000
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -909,6 +910,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_segment_routes(app, store, authorized, _card_warehouse)
     add_report_routes(app, authorized, _card_warehouse)
     add_delivery_rules_routes(app, authorized)
+    add_sending_routes(app, store, settings, authorized)
     return app
 
 
