@@ -105,6 +105,23 @@ class RateLimiter:
             bucket.tokens -= 1.0
         return 0.0
 
+    def reserve(self, max_wait: float) -> float | None:
+        """Take a token now, in line with earlier takers, and return how long to wait before
+        using it; None (nothing taken) when that wait would exceed `max_wait`."""
+        if not self._buckets:
+            return 0.0
+        now = self._clock()
+        wait = 0.0
+        for bucket in self._buckets:
+            tokens = bucket.refill(now) - 1.0
+            if tokens < 0.0:
+                wait = max(wait, -tokens / bucket.rate)
+        if wait > max_wait:
+            return None
+        for bucket in self._buckets:
+            bucket.tokens -= 1.0
+        return wait
+
     async def acquire(self) -> None:
         """Wait until a message may go (in line with other waiters)."""
         if not self._buckets:

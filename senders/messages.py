@@ -21,16 +21,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from herald.errors import HeraldError
+from herald.i18n import LANGUAGES, translate
 from herald.sending.runs import SendRunInfo
+from herald.sending.web_versions import VIEW_IN_BROWSER, web_version_path, write_web_version
 from herald.sending.wire import Recipient
 from herald.templates import MessageTemplate
 from herald.tokens import TokenKeys, TrackingToken, sign_token
 from senders.channel import OutboundMessage
 from senders.dkim import DkimSigner
-from senders.email import EmailParts, Tracking, compose_email
+from senders.email import EmailParts, Tracking, compose_email, rewrite_links
 
 
 class MessageBuildError(HeraldError):
@@ -85,6 +88,7 @@ class EmailBuilder:
     signers: dict[str, DkimSigner]
     token_keys: TokenKeys | None
     tracking_url: str
+    home: Path | None = None  # where web versions are written (HERALD_HOME)
 
     def build(
         self, run: RunContext, recipient: Recipient, key: str, destination: str
@@ -99,9 +103,7 @@ class EmailBuilder:
         from_domain = from_address.rsplit("@", 1)[1].lower()
         message_id = message_id_for(key, from_domain)
         spec = run.info.spec
-        tracking = (
-            self._tracking(run, recipient, message_id) if spec.get("tracking", True) else None
-        )
+        tracking = self._tracking(run, recipient, message_id, parts.get("html"))
         feedback = f"{run.id}:{spec.get('feedback_id') or run.info.kind}:{run.channel}:herald"
         message = compose_email(
             EmailParts(
@@ -131,12 +133,18 @@ class EmailBuilder:
             message_id=message_id,
         )
 
-    def _tracking(self, run: RunContext, recipient: Recipient, message_id: str) -> Tracking | None:
+    def _tracking(
+        self, run: RunContext, recipient: Recipient, message_id: str, html: str | None
+    ) -> Tracking | None:
+        """Open pixel, tracked links and unsubscribe (with `tracking`, the default), and the
+        web version (with `web_version`): all signed tokens the tracker verifies."""
         keys = self.token_keys
+        spec = run.info.spec
         if keys is None:
             return None
         database = run.info.database or ""
         language = str(recipient.fields.get("language") or "en")
+        language = language if language in LANGUAGES else "en"
         base = self.tracking_url.rstrip("/")
 
         def token(kind: str, **extra: Any) -> str:
@@ -148,7 +156,7 @@ class EmailBuilder:
                     campaign_run=run.id,
                     message_id=message_id,
                     channel="email",
-                    language=language if language in ("en", "ru") else "en",
+                    language=language,
                     **extra,
                 ),
                 keys,
@@ -157,12 +165,21 @@ class EmailBuilder:
         def click(position: int, url: str) -> str:
             return f"{base}/c/{token('click', link=position, url=url)}"
 
-        mailto = run.info.spec.get("unsubscribe_mailto")
+        tracked = bool(spec.get("tracking", True))
+        web_url = None
+        if spec.get("web_version") and html is not None and self.home is not None:
+            path = web_version_path(self.home, run.id, message_id)
+            if path is not None:
+                write_web_version(path, rewrite_links(html, click) if tracked else html)
+                web_url = f"{base}/v/{token('view')}"
+        mailto = spec.get("unsubscribe_mailto")
         return Tracking(
-            open_url=f"{base}/o/{token('open')}",
-            click_url=click,
+            open_url=f"{base}/o/{token('open')}" if tracked else None,
+            click_url=click if tracked else None,
             unsubscribe_url=f"{base}/u/{token('unsubscribe', resource=run.topic)}",
             unsubscribe_mailto=f"mailto:{mailto}?subject=unsubscribe" if mailto else None,
+            web_version_url=web_url,
+            web_version_label=translate(VIEW_IN_BROWSER, language),
         )
 
 

@@ -62,9 +62,10 @@ from herald.sending.wire import Recipient, SendChunk, SendWireError, decode_chun
 from herald.settings import Settings
 from herald.store import create_store_engine
 from herald.store.models import SenderWorker, utc_now
-from herald.templates import MessageTemplateError
+from herald.templates import MessageTemplate, MessageTemplateError
 from herald.tokens import TokenKeys, TokenKeysError
 from senders.channel import DeliveryResult, OutboundMessage, Provider, one_line
+from senders.dkim import DkimError
 from senders.email import EmailError
 from senders.journal import Journal, recover
 from senders.limits import ConnectionLimits, RateLimiter
@@ -140,13 +141,13 @@ class SendWorker:
             token_keys: TokenKeys | None = TokenKeys.from_settings(settings)
         except TokenKeysError:
             token_keys = None
-        from senders.dkim import DkimError, load_signers
+        from senders.dkim import load_signers
 
         try:
             signers = load_signers(settings.home / "dkim")
         except DkimError:
             signers = {}
-        self.email = EmailBuilder(signers, token_keys, settings.tracking_url)
+        self.email = EmailBuilder(signers, token_keys, settings.tracking_url, settings.home)
 
     # --- life cycle ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -302,7 +303,11 @@ class SendWorker:
 
     async def process(self, chunk: SendChunk, lane: str | None = None) -> None:
         lane = lane or self.queues.sends
-        run = await asyncio.to_thread(self._run, chunk.run_id)
+        try:
+            run = await asyncio.to_thread(self._run, chunk.run_id)
+        except MessageTemplateError as exc:
+            await self._fail_uncompiled(chunk, str(exc))
+            return
         if run is None:
             channel = self._require_channel()
             await channel.basic_publish(
@@ -449,26 +454,28 @@ class SendWorker:
         rule = item.rule
         assert rule is not None
         limits = self.limits.for_rule(rule)
-        wait = limits.rate.try_acquire()
+        wait = limits.rate.reserve(MAX_LIMIT_WAIT)
         run_limiter = self._run_limiter(run)
-        if run_limiter is not None:
-            wait = max(wait, run_limiter.try_acquire())
-        if wait > MAX_LIMIT_WAIT:
-            self._record(
-                item,
-                DeliveryResult(
-                    "deferred", diagnostic=f"rate limit of {rule.group}", bounce_type="throttled"
-                ),
-                rule,
-                retry=wait,
+        if wait is not None and run_limiter is not None:
+            run_wait = run_limiter.reserve(MAX_LIMIT_WAIT)
+            wait = None if run_wait is None else max(wait, run_wait)
+        if wait is None:  # over the limit for longer than is worth holding a connection
+            later = DeliveryResult(
+                "deferred", diagnostic=f"rate limit of {rule.group}", bounce_type="throttled"
             )
+            self._record(item, later, rule, retry=MAX_LIMIT_WAIT * 2)
             return
         if wait > 0:
             await asyncio.sleep(wait)
         try:
             message = self._build(run, item)
-        except (MessageTemplateError, EmailError, MessageBuildError) as exc:
+        except (MessageTemplateError, EmailError, MessageBuildError, DkimError) as exc:
             self._record(item, DeliveryResult("failed", diagnostic=one_line(str(exc))), rule)
+            return
+        except Exception as exc:  # a bug of ours: this message fails, the chunk goes on
+            log.exception("building message %s failed", item.key)
+            diagnostic = one_line(f"internal error while building the message: {exc!r}")
+            self._record(item, DeliveryResult("failed", diagnostic=diagnostic), rule)
             return
         try:
             provider = self._provider(run, rule)
@@ -746,6 +753,19 @@ class SendWorker:
             routing_key=name,
             properties=aiormq.spec.Basic.Properties(delivery_mode=2),
         )
+
+    async def _fail_uncompiled(self, chunk: SendChunk, reason: str) -> None:
+        """A run whose template does not compile: each recipient fails with the reason."""
+        info = await asyncio.to_thread(get_run, self.store, chunk.run_id)
+        run = RunContext(
+            info, MessageTemplate({}), info.state, None, info.topic, info.address_field
+        )
+        items = await self._items(run, chunk)
+        for item in items:
+            if item.outcome is None:
+                item.outcome = Outcome(item.key, "failed", diagnostic=one_line(reason))
+                item.event = "failed"
+        await self._finish_skipped(run, items)
 
     # --- runs --------------------------------------------------------------------------------
     def _run(self, run_id: str) -> RunContext | None:

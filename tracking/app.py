@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from herald.i18n import language_of
+from herald.sending.web_versions import web_version_path
 from herald.settings import Settings, load_settings
 from herald.tokens import TokenError, TokenKeys, TrackingToken, verify_token
 from herald.tracking_sources import Source, find_source
@@ -653,15 +654,6 @@ class TrackingApp:
                 await asyncio.to_thread(self._save_metrics)
             except OSError as exc:
                 log.warning("cannot write metrics: %s", exc)
-
-
-def web_version_path(home: Path, campaign_run: str, message_id: str) -> Path | None:
-    """Where the sender keeps a message's web version: HERALD_HOME/web-versions/<run>/<id>.html
-    (None for ids that are not plain names)."""
-    for part in (campaign_run, message_id):
-        if not part or "/" in part or "\\" in part or part.startswith(".") or "\x00" in part:
-            return None
-    return home / "web-versions" / campaign_run / f"{message_id}.html"
 
 
 def create_app() -> TrackingApp:

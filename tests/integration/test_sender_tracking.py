@@ -10,28 +10,36 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.sending import sending
+from tests.support.sending import default_spec, sending
 from tests.support.tracking import TrackingHome, stop
 
 pytestmark = pytest.mark.slow
 
 
-def test_one_click_unsubscribe_against_the_tracker_stops_the_next_run(tmp_path):
+def test_one_click_unsubscribe_and_the_web_version_against_the_tracker(tmp_path):
     with sending(tmp_path) as (sink, home):
         # Links point at the public HTTPS name; the test reaches the same tracker over plain
         # HTTP, as a TLS-terminating proxy in front of it would.
         home.settings = home.settings.model_copy(update={"tracking_url": "https://t.shop.test"})
-        run = home.run_for([("p0", "anna@ok.test", {}), ("p1", "boris@ok.test", {})])
+        run = home.run_for(
+            [("p0", "anna@ok.test", {"first_name": "Anna", "language": "ru"}),
+             ("p1", "boris@ok.test", {})],
+            spec=default_spec(web_version=True),
+        )  # fmt: skip
         home.launch(run.id)
         home.work_until_idle()
         anna = next(m for m in sink.messages if m.recipients == ["anna@ok.test"]).message
         assert anna["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         https_url = re.search(r"<(https://[^>]+)>", anna["List-Unsubscribe"]).group(1)
+        html = anna.get_body(("html",)).get_content()
+        assert "Открыть письмо в браузере" in html
+        web_url = re.search(r'href="(https://t\.shop\.test/v/[^"]+)"', html).group(1)
 
         service = TrackingHome(home.home, home.settings.events_queue, home.settings.broker,
                                env=home.env)  # fmt: skip
         process, base = service.start_tracker()
         try:
+            web = httpx.get(web_url.replace("https://t.shop.test", base))
             answer = httpx.post(
                 https_url.replace("https://t.shop.test", base),
                 content=b"List-Unsubscribe=One-Click",
@@ -40,6 +48,8 @@ def test_one_click_unsubscribe_against_the_tracker_stops_the_next_run(tmp_path):
         finally:
             stop(process)
         assert answer.status_code == 200
+        assert web.status_code == 200 and "Hi Anna" in web.text
+        assert "https://t.shop.test/c/" in web.text and "/o/" not in web.text
 
         second = home.run_for([("p0", "anna@ok.test", {}), ("p1", "boris@ok.test", {})])
         home.launch(second.id)

@@ -60,6 +60,7 @@ class ReceivedMail:
     mail_from: str
     recipients: list[str]
     data: bytes
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -117,6 +118,7 @@ class MailSink:
 
     @classmethod
     def start(cls, answers: dict[str, str] | None = None, delay: float = 0.0) -> MailSink:
+        """An aiosmtpd server on a free port (PIPELINING advertised) in its own thread."""
         handler = SinkHandler(answers=dict(answers or {}), delay=delay)
         port = free_port()
         controller = Controller(
@@ -215,6 +217,16 @@ class SendingHome:
         full_env.pop("HERALD_WAREHOUSE", None)
         return cls(home, settings, store, full_env, list(domains), records)
 
+    def route(self, domain: str, target: str) -> None:
+        """Send a domain somewhere else from the next worker on (the rules file is read when
+        a worker starts)."""
+        path = self.home / "delivery-rules.yml"
+        lines = [
+            f'  {domain}: "{target}"' if line.strip().startswith(f"{domain}:") else line
+            for line in path.read_text().splitlines()
+        ]
+        path.write_text("\n".join(lines) + "\n")
+
     def dkim_dns(self, name: bytes, timeout: int = 5) -> bytes:
         """What DNS would answer for a DKIM key record (dkimpy's dnsfunc)."""
         return self.dkim_records.get(name.decode().rstrip("."), "").encode()
@@ -227,8 +239,9 @@ class SendingHome:
         kind: str = "campaign",
         channel: str = "email",
         database: str | None = "customers",
+        address_field: str = "email",
     ) -> SendRunInfo:
-        rows = [{"profile_id": p, "email": a, **fields} for p, a, fields in recipients]
+        rows = [{"profile_id": p, address_field: a, **fields} for p, a, fields in recipients]
         run_id = f"{kind}-{uuid.uuid4().hex[:12]}"
         path = snapshot_path(self.home, run_id)
         write_snapshot(pa.Table.from_pylist(rows), path)

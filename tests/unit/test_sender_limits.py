@@ -218,3 +218,15 @@ def test_idle_groups_are_forgotten_past_the_limit_busy_ones_are_kept():
     asyncio.run(fill())
 
     assert len(limits) <= 3 and limits.for_rule(rules.provider_for("busy.example")).busy
+
+
+def test_reserved_tokens_queue_up_and_a_long_wait_is_refused():
+    clock = FakeClock()
+    limiter = RateLimiter(per_second=10, clock=clock)
+    waits = [limiter.reserve(max_wait=1.0) for _ in range(25)]
+    # a burst of 10, then one every 0.1 s in line, until the wait would pass 1 s
+    assert waits[:10] == [0.0] * 10
+    assert waits[10:20] == pytest.approx([0.1 * n for n in range(1, 11)])
+    assert waits[20:] == [None] * 5
+    clock.now += 2.0  # the queued tokens are used by then, and refilled once more
+    assert limiter.reserve(max_wait=0.0) == 0.0
