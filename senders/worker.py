@@ -183,9 +183,12 @@ class SendWorker:
         assert self._connection is not None
         heartbeat = asyncio.create_task(self._heartbeats())
         try:
-            await channel.basic_qos(prefetch_count=self.prefetch_chunks)
+            # Each lane has a channel and a prefetch of its own, so a transactional message
+            # never waits for a slot behind a campaign's chunks.
             for lane in self.queues.lanes:
-                await channel.basic_consume(lane, self._on_delivery, no_ack=False)
+                consumer = await self._connection.channel()
+                await consumer.basic_qos(prefetch_count=self.prefetch_chunks)
+                await consumer.basic_consume(lane, self._on_delivery, no_ack=False)
             stopped = asyncio.create_task(self._stop.wait())
             closed = asyncio.ensure_future(self._connection.closing)
             await asyncio.wait({stopped, closed}, return_when=asyncio.FIRST_COMPLETED)

@@ -305,3 +305,18 @@ def test_retry_failed_sends_what_failed_once_the_route_works(tmp_path):
 
         assert home.states(run.id) == {"p0": "sent", "p1": "sent"}
         assert sink.by_recipient() == {"a@closed.test": 1, "b@ok.test": 1}
+
+
+def test_a_transactional_message_overtakes_a_campaign_backlog(tmp_path):
+    with sending(tmp_path, delay=0.02) as (sink, home):
+        campaign = home.run_for(recipients(600))
+        home.launch(campaign.id)
+        urgent = home.run_for([("t0", "urgent@other.test", {})], kind="transactional")
+        home.launch(urgent.id)
+        home.work_until_idle(idle=1.0)
+
+        times = {mail.recipients[0]: mail.received_at for mail in sink.messages}
+        assert len(times) == 601
+        campaign_times = sorted(t for r, t in times.items() if r != "urgent@other.test")
+        # delivered while most of the campaign was still waiting
+        assert times["urgent@other.test"] < campaign_times[len(campaign_times) // 2]
