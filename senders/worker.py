@@ -57,6 +57,7 @@ from herald.sending.keys import idempotency_key
 from herald.sending.queues import SendQueues
 from herald.sending.runs import UnknownSendRun, get_run, run_states
 from herald.sending.send_log import Claim, ClaimResult, Outcome, SendLog
+from herald.sending.send_log import states as logged_states
 from herald.sending.suppression import blocked, suppress_address
 from herald.sending.wire import Recipient, SendChunk, SendWireError, decode_chunk, encode_chunk
 from herald.settings import Settings
@@ -179,7 +180,6 @@ class SendWorker:
         """Settle what this worker held before, then consume until stopped."""
         await asyncio.to_thread(self.settle_previous)
         await self.connect()
-        channel = self._require_channel()
         assert self._connection is not None
         heartbeat = asyncio.create_task(self._heartbeats())
         try:
@@ -383,9 +383,15 @@ class SendWorker:
         self.counters.chunks += 1
 
     async def _items(self, run: RunContext, chunk: SendChunk) -> list[Item]:
+        """The chunk's recipients, each once (a profile twice in a snapshot is one message)."""
         items = []
+        seen: set[str] = set()
         for recipient in chunk.recipients:
             key = idempotency_key(run.id, recipient.profile_id, run.channel, chunk.step)
+            if key in seen:
+                self.counters.outcomes["duplicate"] += 1
+                continue
+            seen.add(key)
             item = Item(recipient, key, run.channel, None, attempt=chunk.attempt)
             if not recipient.address:
                 item.outcome = Outcome(
@@ -662,6 +668,9 @@ class SendWorker:
         ]
         reasons = {i.key: (i.outcome.diagnostic if i.outcome else "") or "" for i in items}
         states = {i.key: i.outcome.state if i.outcome else "skipped" for i in items}
+        # A key with another outcome on record (sent before a crash, say) keeps it: no event.
+        known = await asyncio.to_thread(logged_states, self.store, list(states))
+        items = [i for i in items if known.get(i.key, states[i.key]) == states[i.key]]
         await self._publish_events(run, items)
         recorded = await asyncio.to_thread(self._record_unsent, claims, reasons, states)
         for key in recorded:

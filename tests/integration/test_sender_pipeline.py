@@ -88,6 +88,15 @@ def test_a_chunk_delivered_twice_sends_each_message_once(tmp_path):
         assert worker.counters.outcomes["duplicate"] == 30
 
 
+def test_a_profile_twice_in_a_snapshot_gets_one_message(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        run = home.run_for(recipients(3) + recipients(1))  # p0 again, with the same address
+        home.launch(run.id)
+        home.work_until_idle()
+
+        assert sink.by_recipient() == {f"user{i}@ok.test": 1 for i in range(3)}
+
+
 def test_a_4xx_domain_is_deferred_and_retried_until_it_accepts(tmp_path):
     with sending(tmp_path, answers={"defer.test": "451 4.7.1 Try again later"}) as (sink, home):
         run = home.run_for(recipients(3, "defer.test") + recipients(2, "ok.test", start=3))
