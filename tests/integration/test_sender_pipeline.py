@@ -3,28 +3,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
-
 import dkim
 import pytest
 
 from herald.profiles.consent import set_subscription
-from herald.sending.admin import retry_failed
-from herald.sending.runs import record_enqueued, set_throttle
+from herald.sending.runs import record_enqueued
 from herald.sending.suppression import suppress_address, suppressed_addresses
-from tests.support.sending import default_spec, sending
+from tests.support.sending import default_spec, recipients, sending
 
 pytestmark = pytest.mark.slow
-
-
-def recipients(count: int, domain: str = "ok.test", start: int = 0) -> list:
-    return [
-        (f"p{i}", f"user{i}@{domain}", {"first_name": f"Name{i}"})
-        for i in range(start, start + count)
-    ]
 
 
 def test_every_recipient_receives_one_signed_message(tmp_path):
@@ -95,42 +82,6 @@ def test_a_profile_twice_in_a_snapshot_gets_one_message(tmp_path):
         home.work_until_idle()
 
         assert sink.by_recipient() == {f"user{i}@ok.test": 1 for i in range(3)}
-
-
-def test_a_4xx_domain_is_deferred_and_retried_until_it_accepts(tmp_path):
-    with sending(tmp_path, answers={"defer.test": "451 4.7.1 Try again later"}) as (sink, home):
-        run = home.run_for(recipients(3, "defer.test") + recipients(2, "ok.test", start=3))
-        home.launch(run.id)
-
-        def accept_later() -> None:
-            time.sleep(2.5)
-            sink.handler.answers.clear()
-
-        threading.Thread(target=accept_later, daemon=True).start()
-        home.work_until_idle(idle=2.0)
-
-        rows = {row["recipient"]: row for row in home.log_rows(run.id)}
-        assert sink.by_recipient() == {f"user{i}@{d}": 1 for i, d in
-                                       [(0, "defer.test"), (1, "defer.test"), (2, "defer.test"),
-                                        (3, "ok.test"), (4, "ok.test")]}  # fmt: skip
-        assert all(rows[f"user{i}@defer.test"]["attempts"] >= 2 for i in range(3))
-        assert all(rows[f"user{i}@defer.test"]["state"] == "sent" for i in range(3))
-        assert len(sink.handler.refused) >= 3
-
-
-def test_a_4xx_domain_fails_after_the_max_age(tmp_path):
-    answers = {"defer.test": "451 4.7.1 Try again later"}
-    with sending(tmp_path, answers=answers, max_age="5s") as (sink, home):
-        run = home.run_for(recipients(2, "defer.test"))
-        home.launch(run.id)
-        home.work_until_idle(idle=2.0)
-
-        rows = home.log_rows(run.id)
-        assert [row["state"] for row in rows] == ["failed", "failed"]
-        assert all("gave up after" in row["diagnostic"] for row in rows)
-        # tries at 0, 1 and 3 s (+1, +2), then one at the max age of 5 s (+4 cut to +2)
-        assert {row["attempts"] for row in rows} == {4}
-        assert sink.messages == []
 
 
 def test_a_5xx_hard_bounce_suppresses_the_address_and_stops_further_sends(tmp_path):
@@ -235,44 +186,6 @@ def test_bad_input_fails_or_defers_with_a_reason_and_the_run_goes_on(tmp_path):
         assert len(rows) == 7  # received = accepted + rejected: every recipient has an outcome
 
 
-def garbage_server() -> socket.socket:
-    """A TCP server that answers every connection with a line that is not SMTP."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:
-                return
-            with contextlib.suppress(OSError):
-                connection.sendall(b"HTTP/1.1 400 what is this\r\n")
-                connection.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return server
-
-
-def test_a_server_answering_garbage_defers_then_fails_and_the_run_goes_on(tmp_path):
-    garbage = garbage_server()
-    try:
-        with sending(tmp_path, domains=("ok.test", "garbage.test"), max_age="4s") as (sink, home):
-            home.route("garbage.test", f"127.0.0.1:{garbage.getsockname()[1]}")
-            run = home.run_for([("p0", "a@garbage.test", {}), ("p1", "b@ok.test", {})])
-            home.launch(run.id)
-            home.work_until_idle(idle=1.5)
-            rows = {row["profile_id"]: row for row in home.log_rows(run.id)}
-    finally:
-        garbage.close()
-
-    assert rows["p1"]["state"] == "sent"
-    assert rows["p0"]["state"] == "failed"
-    assert "gave up after" in rows["p0"]["diagnostic"] and rows["p0"]["attempts"] >= 2
-    assert sink.by_recipient() == {"b@ok.test": 1}
-
-
 def test_a_template_that_does_not_compile_fails_each_recipient_with_the_reason(tmp_path):
     spec = default_spec()
     spec["template"]["subject"] = "{% if %}"
@@ -285,35 +198,6 @@ def test_a_template_that_does_not_compile_fails_each_recipient_with_the_reason(t
         assert [row["state"] for row in rows] == ["failed"] * 3
         assert all("does not compile" in row["diagnostic"] for row in rows)
         assert sink.messages == []
-
-
-def test_a_run_throttle_spreads_the_sends(tmp_path):
-    with sending(tmp_path) as (sink, home):
-        run = home.run_for(recipients(30))
-        set_throttle(home.store, run.id, 10)
-        home.launch(run.id)
-        home.work_until_idle(idle=1.5)
-
-        times = sorted(mail.received_at for mail in sink.messages)
-        assert len(times) == 30
-        # a burst of 10, then 10 per second: the last one at least ~2 s after the first
-        assert times[-1] - times[0] >= 1.8
-
-
-def test_retry_failed_sends_what_failed_once_the_route_works(tmp_path):
-    with sending(tmp_path, domains=("ok.test", "closed.test"), max_age="4s") as (sink, home):
-        home.route("closed.test", "127.0.0.1:9")
-        run = home.run_for([("p0", "a@closed.test", {}), ("p1", "b@ok.test", {})])
-        home.launch(run.id)
-        home.work_until_idle(idle=1.5)
-        assert home.states(run.id) == {"p0": "failed", "p1": "sent"}
-
-        home.route("closed.test", f"127.0.0.1:{sink.port}")
-        assert retry_failed(home.settings, home.store, run.id) == {"run": run.id, "requeued": 1}
-        home.work_until_idle(idle=1.0)
-
-        assert home.states(run.id) == {"p0": "sent", "p1": "sent"}
-        assert sink.by_recipient() == {"a@closed.test": 1, "b@ok.test": 1}
 
 
 def test_a_transactional_message_overtakes_a_campaign_backlog(tmp_path):

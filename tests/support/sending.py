@@ -368,6 +368,14 @@ class SendingHome:
         self.store.dispose()
 
 
+def recipients(count: int, domain: str = "ok.test", start: int = 0) -> list[Any]:
+    """(profile_id, address, fields) of `count` recipients p<start>… at user<i>@<domain>."""
+    return [
+        (f"p{i}", f"user{i}@{domain}", {"first_name": f"Name{i}"})
+        for i in range(start, start + count)
+    ]
+
+
 def default_spec(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "template": {
