@@ -36,6 +36,7 @@ MAX_OUTPUT_CHARS = 1_000_000
 TEXT_PARTS = ("subject", "text", "from", "from_name", "reply_to", "preheader", "parse_mode")
 _ANY_PARTS = frozenset((*TEXT_PARTS, "html", "buttons", "body", "channel", "topic"))
 _JINJA = re.compile(r"({{.*?}}|{%.*?%})", re.DOTALL)
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 class MessageTemplateError(HeraldError):
@@ -129,7 +130,10 @@ def text_template_from_html(html: str) -> str:
         return f"HERALDJINJA{len(pieces) - 1}Z"
 
     held = _JINJA.sub(hold, html)
-    text = get_text(held)
+    # inscriptis pads table cells to line them up: trailing spaces and runs of blank lines
+    # would be most of the text part's bytes, so they go.
+    text = "\n".join(line.rstrip() for line in get_text(held).splitlines())
+    text = _BLANK_LINES.sub("\n\n", text)
     return re.sub(r"HERALDJINJA(\d+)Z", lambda m: pieces[int(m.group(1))], text).strip() + "\n"
 
 

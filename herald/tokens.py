@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import os
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -172,17 +174,31 @@ def _signature(secret: bytes, signed: str) -> str:
 def check_redirect_url(url: str) -> str:
     """The URL if a click may redirect to it (absolute http or https, a host, no
     credentials, no control characters); TokenError otherwise."""
-    if len(url) > 2048 or any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
-        raise TokenError("the link's address is not a usable web address")
+    problem = _redirect_problem(url)
+    if problem is not None:
+        raise TokenError(problem)
+    return url
+
+
+_UNUSABLE_CHARS = re.compile(r"[\x00-\x20\x7f]")
+
+
+@functools.lru_cache(maxsize=8192)
+def _redirect_problem(url: str) -> str | None:
+    """Why a click may not redirect to `url` (None: it may). Cached: a campaign's links are
+    the same for every recipient."""
+    if len(url) > 2048 or _UNUSABLE_CHARS.search(url):
+        return "the link's address is not a usable web address"
     try:
         parts = urlsplit(url)
+        hostname = parts.hostname
     except ValueError:
-        raise TokenError("the link's address is not a usable web address") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TokenError("the link does not lead to a web address (http or https)")
+        return "the link's address is not a usable web address"
+    if parts.scheme not in ("http", "https") or not hostname:
+        return "the link does not lead to a web address (http or https)"
     if parts.username is not None or parts.password is not None or "\\" in url:
-        raise TokenError("the link's address carries credentials or backslashes")
-    return url
+        return "the link's address carries credentials or backslashes"
+    return None
 
 
 def sign_token(token: TrackingToken, keys: TokenKeys) -> str:

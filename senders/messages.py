@@ -30,7 +30,7 @@ from herald.sending.runs import SendRunInfo
 from herald.sending.web_versions import VIEW_IN_BROWSER, web_version_path, write_web_version
 from herald.sending.wire import Recipient
 from herald.templates import MessageTemplate
-from herald.tokens import TokenKeys, TrackingToken, sign_token
+from herald.tokens import TokenError, TokenKeys, TrackingToken, sign_token
 from senders.channel import OutboundMessage
 from senders.dkim import DkimSigner
 from senders.email import EmailParts, Tracking, compose_email, rewrite_links
@@ -163,7 +163,10 @@ class EmailBuilder:
             )
 
         def click(position: int, url: str) -> str:
-            return f"{base}/c/{token('click', link=position, url=url)}"
+            try:
+                return f"{base}/c/{token('click', link=position, url=url)}"
+            except TokenError:  # not a web address a click may go to: left untracked
+                return url
 
         tracked = bool(spec.get("tracking", True))
         web_url = None
