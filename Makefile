@@ -51,6 +51,7 @@ test: venv services lint
 
 bench: venv
 	deploy/wrk.sh ensure
+	deploy/smtp-sink.sh ensure
 	$(BIN)/python -m tests.benchmarks.run_all
 
 # Re-extract the marked messages and merge them into the catalogs (then translate the new ones).

@@ -22,8 +22,11 @@
 9. loader: the events queue drained into landing files and loaded on DuckDB and chdb, what the
    tracking run's batches left and BENCH_LOADER_EVENTS pre-filled events (default 1,000,000)
    (tracking.json, .md).
+10. sender: a BENCH_SENDER_RECIPIENTS-recipient campaign (default 1,000,000) through
+   `herald serve sender --workers 2` into Postfix's smtp-sink, beside a bare smtplib loop,
+   and the launcher (sender.json, .md); needs smtp-sink (deploy/smtp-sink.sh ensure).
 BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,
-loader runs a subset.
+loader,sender runs a subset.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 
 def main() -> None:
     every = (
-        "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,loader"
+        "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,loader,"
+        "sender"
     )
     only = set(os.environ.get("BENCH_ONLY", every).split(","))
     RESULTS.mkdir(exist_ok=True)
@@ -99,6 +103,10 @@ def main() -> None:
         from tests.benchmarks.bench_tracking import run_and_report as tracking
 
         tracking(tracking_parts)
+    if "sender" in only:
+        from tests.benchmarks.bench_sender import run_and_report as sender
+
+        sender([])
 
 
 def bench_pipeline() -> None:
