@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import hmac
 import os
 import re
@@ -29,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
@@ -167,8 +168,24 @@ def _unb64(text: str) -> bytes:
 
 
 def _signature(secret: bytes, signed: str) -> str:
-    digest = hmac.digest(secret, signed.encode("ascii"), "sha256")
-    return _b64(digest[:SIGNATURE_BYTES])
+    """The first 16 bytes of HMAC-SHA256(secret, signed), URL-safe base64 (RFC 2104 done
+    with the key's padded hash states computed once: a third of `hmac.digest`'s time)."""
+    inner, outer = _hmac_states(secret)
+    inner = inner.copy()
+    inner.update(signed.encode("ascii"))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return _b64(outer.digest()[:SIGNATURE_BYTES])
+
+
+@functools.lru_cache(maxsize=64)
+def _hmac_states(secret: bytes) -> tuple[Any, Any]:
+    block = hashlib.sha256().block_size
+    key = hashlib.sha256(secret).digest() if len(secret) > block else secret
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+    return inner, outer
 
 
 def check_redirect_url(url: str) -> str:
@@ -209,6 +226,44 @@ def sign_token(token: TrackingToken, keys: TokenKeys) -> str:
     key_id, secret = keys.signing
     signed = f"{key_id}.{_b64(orjson.dumps(token.payload()))}"
     return f"{signed}.{_signature(secret, signed)}"
+
+
+class MessageTokens:
+    """The tokens of one message, which differ only in kind, link, url and resource: signed
+    exactly as `sign_token` signs them, without a TrackingToken per link (a campaign e-mail
+    has a token per link, for every recipient).
+
+        tokens = MessageTokens(TrackingToken(kind="open", database="shop", profile_id="p1",
+                                             campaign_run="run-7", message_id="m-1"), keys)
+        tokens.sign("click", link=3, url="https://shop.example/sale")
+    """
+
+    __slots__ = ("_key_id", "_payload", "_secret")
+
+    def __init__(self, base: TrackingToken, keys: TokenKeys) -> None:
+        self._key_id, self._secret = keys.signing
+        self._payload = base.payload()
+
+    def sign(
+        self,
+        kind: TokenKind,
+        *,
+        link: int | None = None,
+        url: str | None = None,
+        resource: str | None = None,
+    ) -> str:
+        if kind == "click":
+            if url is None:
+                raise TokenError("a click token needs the link's url")
+            check_redirect_url(url)
+        payload = self._payload.copy()
+        payload[1] = kind[0]
+        payload[7] = link
+        payload[8] = url
+        if resource is not None:
+            payload[10] = resource
+        signed = f"{self._key_id}.{_b64(orjson.dumps(payload))}"
+        return f"{signed}.{_signature(self._secret, signed)}"
 
 
 def verify_token(

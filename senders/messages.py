@@ -19,10 +19,10 @@ Personalisation sees the recipient's snapshot columns, `profile_id` and `address
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from herald.errors import HeraldError
 from herald.i18n import LANGUAGES, translate
@@ -30,7 +30,7 @@ from herald.sending.runs import SendRunInfo
 from herald.sending.web_versions import VIEW_IN_BROWSER, web_version_path, write_web_version
 from herald.sending.wire import Recipient
 from herald.templates import MessageTemplate
-from herald.tokens import TokenError, TokenKeys, TrackingToken, sign_token
+from herald.tokens import MessageTokens, TokenError, TokenKeys, TrackingToken
 from senders.channel import OutboundMessage
 from senders.dkim import DkimSigner
 from senders.email import EmailParts, Tracking, compose_email, rewrite_links
@@ -40,9 +40,44 @@ class MessageBuildError(HeraldError):
     """A message that cannot be built for a recipient (the reason is recorded as failed)."""
 
 
+@dataclass(frozen=True)
+class LinkPlan:
+    """A run's tracked links, found once in the HTML template rather than in every message.
+
+    Each http(s) link with a fixed address is replaced in the template by a marker
+    (`HERALDLINK<n>Z`); per recipient the markers become that recipient's signed click URLs
+    in one pass. Links whose address is itself a template (`href="{{ url }}"`) can only be
+    found after rendering: with `dynamic`, the rendered HTML is scanned for them too, and they
+    are numbered after the fixed ones.
+    """
+
+    urls: tuple[str, ...]
+    dynamic: bool
+
+    @classmethod
+    def of(cls, html: str) -> tuple[str, LinkPlan]:
+        urls: list[str] = []
+
+        def mark(position: int, url: str) -> str:
+            urls.append(url)
+            return f"HERALDLINK{position}Z"
+
+        planned = rewrite_links(html, mark)
+        return planned, cls(tuple(urls), bool(_TEMPLATED_HREF.search(html)))
+
+    def apply(self, html: str, click: Callable[[int, str], str]) -> str:
+        if not self.urls:
+            return html
+        return _LINK_MARK.sub(lambda m: click(int(m[1]), self.urls[int(m[1]) - 1]), html)
+
+
+_LINK_MARK = re.compile(r"HERALDLINK(\d+)Z")
+_TEMPLATED_HREF = re.compile(r"""href\s*=\s*["']?[^"'>\s]*[{][{%]""", re.IGNORECASE)
+
+
 @dataclass
 class RunContext:
-    """A run as a worker holds it: its spec, compiled template, state and limits."""
+    """A run as a worker holds it: its spec, compiled template, link plan, state, limits."""
 
     info: SendRunInfo
     template: MessageTemplate
@@ -50,8 +85,8 @@ class RunContext:
     throttle_per_second: int | None
     topic: str
     address_field: str
+    links: LinkPlan | None = None  # e-mail with tracking: the template's links
     checked_at: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -64,14 +99,19 @@ class RunContext:
     @classmethod
     def from_info(cls, info: SendRunInfo) -> RunContext:
         spec = info.spec
-        template = MessageTemplate.from_spec(spec.get("template") or {})
+        parts = dict(spec.get("template") or {})
+        links = None
+        html = parts.get("html")
+        if info.channel == "email" and spec.get("tracking", True) and isinstance(html, str):
+            parts["html"], links = LinkPlan.of(html)
         return cls(
             info=info,
-            template=template,
+            template=MessageTemplate.from_spec(parts),
             state=info.state,
             throttle_per_second=info.throttle_per_second,
             topic=info.topic,
             address_field=info.address_field,
+            links=links,
         )
 
 
@@ -103,12 +143,12 @@ class EmailBuilder:
         from_domain = from_address.rsplit("@", 1)[1].lower()
         message_id = message_id_for(key, from_domain)
         spec = run.info.spec
-        tracking = self._tracking(run, recipient, message_id, parts.get("html"))
+        html, tracking = self._tracking(run, recipient, message_id, parts.get("html"))
         feedback = f"{run.id}:{spec.get('feedback_id') or run.info.kind}:{run.channel}:herald"
         message = compose_email(
             EmailParts(
                 subject=parts.get("subject") or "",
-                html=parts.get("html"),
+                html=html,
                 text=parts.get("text"),
                 from_address=from_address,
                 from_name=parts.get("from_name") or "",
@@ -135,51 +175,56 @@ class EmailBuilder:
 
     def _tracking(
         self, run: RunContext, recipient: Recipient, message_id: str, html: str | None
-    ) -> Tracking | None:
-        """Open pixel, tracked links and unsubscribe (with `tracking`, the default), and the
-        web version (with `web_version`): all signed tokens the tracker verifies."""
-        keys = self.token_keys
+    ) -> tuple[str | None, Tracking | None]:
+        """The HTML with its links tracked, and what else to insert: open pixel and tracked
+        links (with `tracking`, the default), unsubscribe (always), the web version (with
+        `web_version`); every URL a signed token the tracker verifies."""
         spec = run.info.spec
-        if keys is None:
-            return None
-        database = run.info.database or ""
+        plan = run.links
+        if self.token_keys is None:  # nothing can be signed: links stay as they were
+            if html is not None and plan is not None:
+                html = plan.apply(html, lambda position, url: url)
+            return html, None
         language = str(recipient.fields.get("language") or "en")
         language = language if language in LANGUAGES else "en"
         base = self.tracking_url.rstrip("/")
-
-        def token(kind: str, **extra: Any) -> str:
-            return sign_token(
-                TrackingToken(
-                    kind=kind,  # type: ignore[arg-type]
-                    database=database,
-                    profile_id=recipient.profile_id,
-                    campaign_run=run.id,
-                    message_id=message_id,
-                    channel="email",
-                    language=language,
-                    **extra,
-                ),
-                keys,
-            )
+        tokens = MessageTokens(
+            TrackingToken(
+                kind="open",
+                database=run.info.database or "",
+                profile_id=recipient.profile_id,
+                campaign_run=run.id,
+                message_id=message_id,
+                channel="email",
+                language=language,
+            ),
+            self.token_keys,
+        )
 
         def click(position: int, url: str) -> str:
             try:
-                return f"{base}/c/{token('click', link=position, url=url)}"
+                return f"{base}/c/{tokens.sign('click', link=position, url=url)}"
             except TokenError:  # not a web address a click may go to: left untracked
                 return url
 
-        tracked = bool(spec.get("tracking", True))
+        click_url = None
+        if html is not None and plan is not None:
+            html = plan.apply(html, click)
+            if plan.dynamic:
+                fixed = len(plan.urls)
+                click_url = lambda position, url: click(position + fixed, url)  # noqa: E731
         web_url = None
         if spec.get("web_version") and html is not None and self.home is not None:
             path = web_version_path(self.home, run.id, message_id)
             if path is not None:
-                write_web_version(path, rewrite_links(html, click) if tracked else html)
-                web_url = f"{base}/v/{token('view')}"
+                shown = rewrite_links(html, click_url) if click_url is not None else html
+                write_web_version(path, shown)
+                web_url = f"{base}/v/{tokens.sign('view')}"
         mailto = spec.get("unsubscribe_mailto")
-        return Tracking(
-            open_url=f"{base}/o/{token('open')}" if tracked else None,
-            click_url=click if tracked else None,
-            unsubscribe_url=f"{base}/u/{token('unsubscribe', resource=run.topic)}",
+        return html, Tracking(
+            open_url=f"{base}/o/{tokens.sign('open')}" if plan is not None else None,
+            click_url=click_url,
+            unsubscribe_url=f"{base}/u/{tokens.sign('unsubscribe', resource=run.topic)}",
             unsubscribe_mailto=f"mailto:{mailto}?subject=unsubscribe" if mailto else None,
             web_version_url=web_url,
             web_version_label=translate(VIEW_IN_BROWSER, language),

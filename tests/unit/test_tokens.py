@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -20,10 +21,12 @@ from hypothesis import strategies as st
 from herald.tokens import (
     SIGNATURE_BYTES,
     TOKEN_KINDS,
+    MessageTokens,
     TokenError,
     TokenKeys,
     TokenKind,
     TrackingToken,
+    _signature,
     sign_token,
     verify_token,
 )
@@ -328,3 +331,31 @@ def test_changing_any_character_of_a_token_makes_it_fail(position: int, replacem
 
     with pytest.raises(TokenError):
         verify_token(altered, KEYS)
+
+
+def test_message_tokens_are_the_tokens_sign_token_makes():
+    keys = TokenKeys.parse("t1:" + "s" * 32 + ",t0:" + "o" * 32)
+    base = TrackingToken(kind="open", database="shop", profile_id="p1", campaign_run="run-7",
+                         message_id="m-1@shop.example", language="ru")  # fmt: skip
+    tokens = MessageTokens(base, keys)
+
+    assert tokens.sign("open") == sign_token(base, keys)
+    click = replace(base, kind="click", link=3, url="https://shop.example/a?b=1&c=д")
+    assert tokens.sign("click", link=3, url=click.url) == sign_token(click, keys)
+    leave = replace(base, kind="unsubscribe", resource="news")
+    assert tokens.sign("unsubscribe", resource="news") == sign_token(leave, keys)
+    assert verify_token(tokens.sign("click", link=1, url="https://x.example/"), keys).link == 1
+
+
+def test_message_tokens_refuse_a_link_that_is_not_a_web_address():
+    tokens = MessageTokens(TrackingToken(kind="open", database="d", profile_id="p"),
+                           TokenKeys.parse("t1:" + "s" * 32))  # fmt: skip
+    with pytest.raises(TokenError):
+        tokens.sign("click", link=1, url="javascript:alert(1)")
+
+
+@pytest.mark.parametrize("secret", [b"s" * 16, b"k" * 64, b"long" * 40])
+def test_signatures_are_rfc_2104_hmac_sha256(secret):
+    signed = "t1.payload"
+    expected = hmac.digest(secret, signed.encode(), "sha256")[:16]
+    assert _signature(secret, signed) == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
