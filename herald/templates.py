@@ -80,12 +80,12 @@ class MessageTemplate:
             for name in TEXT_PARTS:
                 value = self.spec.get(name)
                 if isinstance(value, str):
-                    self._compiled[name] = plain.from_string(value)
+                    self._compiled[name] = _compile(plain, value)
             html = self.spec.get("html")
             if isinstance(html, str):
-                self._compiled["html"] = html_env.from_string(html)
+                self._compiled["html"] = _compile(html_env, html)
                 if not isinstance(self.spec.get("text"), str):
-                    self._compiled["text"] = plain.from_string(text_template_from_html(html))
+                    self._compiled["text"] = _compile(plain, text_template_from_html(html))
             if "buttons" in self.spec:
                 self._compiled["buttons"] = _compile_tree(plain, self.spec["buttons"])
             if "body" in self.spec:
@@ -135,6 +135,21 @@ def text_template_from_html(html: str) -> str:
     text = "\n".join(line.rstrip() for line in get_text(held).splitlines())
     text = _BLANK_LINES.sub("\n\n", text)
     return re.sub(r"HERALDJINJA(\d+)Z", lambda m: pieces[int(m.group(1))], text).strip() + "\n"
+
+
+class _Constant(str):
+    """A part without any Jinja syntax: the same for every recipient, not rendered."""
+
+    __slots__ = ()
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        return str(self)
+
+
+def _compile(env: SandboxedEnvironment, source: str) -> Any:
+    if "{{" in source or "{%" in source or "{#" in source:
+        return env.from_string(source)
+    return _Constant(source)
 
 
 def _compile_tree(env: SandboxedEnvironment, value: Any) -> Any:
