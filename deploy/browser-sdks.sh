@@ -13,6 +13,10 @@
 
 set -o pipefail
 
+NAME=browser-sdks USAGE_LINES=9
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SDK_DIR="$ROOT/tests/browser/sdk"
 MODULES="$SDK_DIR/node_modules"
@@ -21,29 +25,6 @@ BUNDLES=(
     "@segment/analytics-next/dist/umd/index.js"
     "@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js"
 )
-LOG="${TMPDIR:-/tmp}/herald-browser-sdks.$$.log"
-trap 'rm -f "$LOG"' EXIT
-
-say() { printf 'browser-sdks: %s\n' "$*"; }
-fail() { printf 'browser-sdks: %s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-}
-
-log_tail() {
-    [[ -s $LOG ]] || return 0
-    fail "what was tried:"
-    grep -v "^[[:space:]]*$" "$LOG" | tail -n 12 | sed "s/^/    /" >&2
-}
-
-# Serialise concurrent `ensure` runs (two `make test` at once): `npm ci` empties node_modules.
-take_lock() {
-    command -v flock >/dev/null || return 0
-    { exec 9>>"${TMPDIR:-/tmp}/herald-browser-sdks.lock"; } 2>/dev/null || return 0
-    flock -w 600 9 || true
-}
 
 # The installed version of every dependency of package.json, one "name version" a line
 # (version "missing" when it is not installed); empty without node.
@@ -104,7 +85,7 @@ ensure() {
         need
         return 1
     fi
-    take_lock
+    take_lock 600
     present && { describe; return 0; }
     say "installing the pinned SDKs with npm ci (once)"
     printf '$ npm ci\n' >>"$LOG"

@@ -13,63 +13,14 @@
 
 set -o pipefail
 
+NAME=browser USAGE_LINES=9
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 CHROMIUM="${HERALD_CHROMIUM:-/usr/bin/chromium}"
 # Chromium, and fonts with Cyrillic glyphs so the Russian pages render as people see them.
 PACKAGES=(chromium fonts-dejavu-core fonts-liberation)
-LOG="${TMPDIR:-/tmp}/herald-browser.$$.log"
-trap 'rm -f "$LOG"' EXIT
-
-say() { printf 'browser: %s\n' "$*"; }
-fail() { printf 'browser: %s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-}
-
-is_root() { [[ $(id -u) == 0 ]]; }
-
-# Commands that need root: run directly as root, through passwordless sudo otherwise.
-SUDO=()
-can_admin() {
-    if is_root; then
-        SUDO=()
-    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        return 1
-    fi
-}
-
-# Run a command, keeping its output for the failure message.
-attempt() {
-    printf '$ %s\n' "$*" >>"$LOG"
-    "$@" >>"$LOG" 2>&1 </dev/null
-}
-
-log_tail() {
-    [[ -s $LOG ]] || return 0
-    fail "what was tried:"
-    grep -v "^[[:space:]]*$" "$LOG" | tail -n 8 | sed "s/^/    /" >&2
-}
-
-apt_install() { # package...
-    command -v apt-get >/dev/null || return 1
-    can_admin || return 1
-    say "installing $* with apt-get (once; this takes a few minutes)"
-    local env=(env DEBIAN_FRONTEND=noninteractive)
-    attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@" && return 0
-    attempt "${SUDO[@]}" "${env[@]}" apt-get update -q &&
-        attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@"
-}
-
-# Serialise concurrent `ensure` runs (two `make test` at once) while apt-get runs.
-take_lock() {
-    command -v flock >/dev/null || return 0
-    { exec 9>>"${TMPDIR:-/tmp}/herald-browser.lock"; } 2>/dev/null || return 0
-    flock -w 900 9 || true
-}
 
 present() { [[ -x $CHROMIUM ]]; }
 
@@ -94,7 +45,7 @@ ensure() {
         fail "HERALD_CHROMIUM=$HERALD_CHROMIUM is not an executable file"
         return 1
     fi
-    take_lock
+    take_lock 900
     present && { say "Chromium is at $CHROMIUM"; return 0; }
     if ! command -v apt-get >/dev/null; then
         fail "no apt-get here (not Debian/Ubuntu)."

@@ -19,21 +19,15 @@
 # No `set -u`: macOS bash 3.2 treats an empty array "${a[@]}" as unset.
 set -o pipefail
 
+NAME=services USAGE_LINES=9
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 HOST=127.0.0.1
 PG_PORT="${HERALD_SERVICES_POSTGRES_PORT:-5432}"
 MQ_PORT="${HERALD_SERVICES_RABBITMQ_PORT:-5672}"
 WAIT_SECONDS="${HERALD_SERVICES_WAIT:-60}"
-LOG="${TMPDIR:-/tmp}/herald-services.$$.log"
-trap 'rm -f "$LOG"' EXIT
-
-say() { printf 'services: %s\n' "$*"; }
-fail() { printf 'services: %s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-}
 
 # --- small helpers -----------------------------------------------------------------------
 
@@ -55,50 +49,7 @@ wait_for_port() { # host port seconds
     port_open "$1" "$2"
 }
 
-is_root() { [[ $(id -u) == 0 ]]; }
-
-# Commands that need root: run directly as root, through passwordless sudo otherwise.
-SUDO=()
-can_admin() {
-    if is_root; then
-        SUDO=()
-    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        return 1
-    fi
-}
-
 systemd_running() { [[ -d /run/systemd/system ]] && [[ $(ps -p 1 -o comm= 2>/dev/null) == systemd ]]; }
-
-# Run a start command, keeping its output for the failure message.
-attempt() {
-    printf '$ %s\n' "$*" >>"$LOG"
-    "$@" >>"$LOG" 2>&1 </dev/null
-}
-
-log_tail() {
-    [[ -s $LOG ]] || return 0
-    fail "what was tried:"
-    grep -v "^[[:space:]]*$" "$LOG" | tail -n 8 | sed "s/^/    /" >&2
-}
-
-apt_install() { # package...
-    command -v apt-get >/dev/null || return 1
-    can_admin || return 1
-    say "installing $* with apt-get (once; this takes a minute)"
-    local env=(env DEBIAN_FRONTEND=noninteractive)
-    attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q "$@" && return 0
-    attempt "${SUDO[@]}" "${env[@]}" apt-get update -q &&
-        attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q "$@"
-}
-
-# Serialise concurrent `ensure` runs (two `make test` at once) while they start servers.
-take_lock() {
-    command -v flock >/dev/null || return 0
-    { exec 9>>"${TMPDIR:-/tmp}/herald-services.lock"; } 2>/dev/null || return 0
-    flock -w $((WAIT_SECONDS * 2)) 9 || true
-}
 
 # host and port of a URL: scheme://[user[:password]@]host[:port][/...]
 url_host_port() { # url default-port
@@ -266,7 +217,7 @@ check_postgres() {
 start_postgres() {
     port_open "$HOST" "$PG_PORT" && return 0
     if ! pg_installed; then
-        if apt_install postgresql; then
+        if apt_install --with-recommends postgresql; then
             PG_CREATED=1
         else
             log_tail
@@ -336,7 +287,7 @@ check_rabbitmq() {
 start_rabbitmq() {
     port_open "$HOST" "$MQ_PORT" && return 0
     if ! command -v rabbitmq-server >/dev/null; then
-        if ! apt_install rabbitmq-server; then
+        if ! apt_install --with-recommends rabbitmq-server; then
             log_tail
             mq_need
             return 1
@@ -411,7 +362,7 @@ main() {
         esac
     done
     if ((${#missing[@]})); then
-        take_lock
+        take_lock $((WAIT_SECONDS * 2))
         # Start the slow one (RabbitMQ) first, then wait for both together.
         local started=()
         for service in rabbitmq postgres; do

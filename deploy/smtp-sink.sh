@@ -15,41 +15,16 @@
 
 set -o pipefail
 
+NAME=smtp-sink USAGE_LINES=14
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="$REPO/var/tools"
 EXTRACT="$TOOLS/postfix"
 WRAPPER="$EXTRACT/smtp-sink"
 PACKAGE=postfix
-LOG="${TMPDIR:-/tmp}/herald-smtp-sink.$$.log"
-trap 'rm -f "$LOG"' EXIT
-
-say() { printf 'smtp-sink: %s\n' "$*"; }
-fail() { printf 'smtp-sink: %s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-}
-
-# Run a command, keeping its output for the failure message.
-attempt() {
-    printf '$ %s\n' "$*" >>"$LOG"
-    "$@" >>"$LOG" 2>&1 </dev/null
-}
-
-log_tail() {
-    [[ -s $LOG ]] || return 0
-    fail "what was tried:"
-    grep -v "^[[:space:]]*$" "$LOG" | tail -n 8 | sed "s/^/    /" >&2
-}
-
-# Serialise concurrent `ensure` runs while the package is fetched and unpacked.
-take_lock() {
-    command -v flock >/dev/null || return 0
-    { exec 9>>"${TMPDIR:-/tmp}/herald-smtp-sink.lock"; } 2>/dev/null || return 0
-    flock -w 900 9 || true
-}
 
 # The command to run: HERALD_SMTP_SINK, else the wrapper around the unpacked package's binary.
 sink_path() {
@@ -135,7 +110,7 @@ ensure() {
         fail "HERALD_SMTP_SINK=$HERALD_SMTP_SINK is not an executable file"
         return 1
     fi
-    take_lock
+    take_lock 900
     present && { say "smtp-sink is at $(sink_path) ($(version))"; return 0; }
     if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
         fail "no apt-get or dpkg-deb here (not Debian/Ubuntu)."

@@ -12,61 +12,12 @@
 
 set -o pipefail
 
+NAME=wrk USAGE_LINES=11
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 PACKAGES=(wrk)
-LOG="${TMPDIR:-/tmp}/herald-wrk.$$.log"
-trap 'rm -f "$LOG"' EXIT
-
-say() { printf 'wrk: %s\n' "$*"; }
-fail() { printf 'wrk: %s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-}
-
-is_root() { [[ $(id -u) == 0 ]]; }
-
-# Commands that need root: run directly as root, through passwordless sudo otherwise.
-SUDO=()
-can_admin() {
-    if is_root; then
-        SUDO=()
-    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-    else
-        return 1
-    fi
-}
-
-# Run a command, keeping its output for the failure message.
-attempt() {
-    printf '$ %s\n' "$*" >>"$LOG"
-    "$@" >>"$LOG" 2>&1 </dev/null
-}
-
-log_tail() {
-    [[ -s $LOG ]] || return 0
-    fail "what was tried:"
-    grep -v "^[[:space:]]*$" "$LOG" | tail -n 8 | sed "s/^/    /" >&2
-}
-
-apt_install() { # package...
-    command -v apt-get >/dev/null || return 1
-    can_admin || return 1
-    say "installing $* with apt-get (once)"
-    local env=(env DEBIAN_FRONTEND=noninteractive)
-    attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@" && return 0
-    attempt "${SUDO[@]}" "${env[@]}" apt-get update -q &&
-        attempt "${SUDO[@]}" "${env[@]}" apt-get install -y -q --no-install-recommends "$@"
-}
-
-# Serialise concurrent `ensure` runs while apt-get runs.
-take_lock() {
-    command -v flock >/dev/null || return 0
-    { exec 9>>"${TMPDIR:-/tmp}/herald-wrk.lock"; } 2>/dev/null || return 0
-    flock -w 900 9 || true
-}
 
 # The wrk to use: HERALD_WRK, else the one on PATH.
 wrk_path() {
@@ -102,7 +53,7 @@ ensure() {
         fail "HERALD_WRK=$HERALD_WRK is not an executable file"
         return 1
     fi
-    take_lock
+    take_lock 900
     present && { say "wrk is at $(wrk_path) ($(version))"; return 0; }
     if ! command -v apt-get >/dev/null; then
         fail "no apt-get here (not Debian/Ubuntu)."
