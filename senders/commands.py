@@ -20,6 +20,7 @@ A message file is YAML: the template parts (herald/templates.py) and the run's o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,17 @@ def launch_run(
     return get_run(store, run.id), result.public()
 
 
+def run_coroutine(make: Any) -> Any:
+    """`asyncio.run(make())`, in a thread of its own when this thread already runs a loop
+    (the CLI called from inside an application or a test runner)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def send_test(
     settings: Settings,
     store: Engine,
@@ -173,7 +185,7 @@ def send_test(
         finally:
             await worker.close()
 
-    asyncio.run(deliver())
+    run_coroutine(deliver)
     key = idempotency_key(run.id, profile_id, channel)
     from sqlalchemy import select
 

@@ -16,6 +16,7 @@ seconds so retries happen within a test.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import email
 import email.policy
@@ -295,7 +296,7 @@ class SendingHome:
             worker.stop()
             await runner
 
-        asyncio.run(work())
+        in_thread(work)
         return worker
 
     def queue_names(self) -> list[str]:
@@ -366,6 +367,13 @@ class SendingHome:
             finally:
                 connection.close()
         self.store.dispose()
+
+
+def in_thread(work: Any) -> Any:
+    """`asyncio.run(work())` in a thread of its own: a test process may already have an event
+    loop running in its main thread (Playwright's sync API leaves one behind)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
 
 
 def recipients(count: int, domain: str = "ok.test", start: int = 0) -> list[Any]:
