@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from sqlalchemy import Engine
 
@@ -108,10 +109,10 @@ def launch_run(
             warehouse.close()
     elif snapshot is not None:
         path = snapshot_path(settings.home, run_id)
-        write_snapshot(pa.parquet.read_table(snapshot), path)  # type: ignore[attr-defined]
+        write_snapshot(pq.read_table(snapshot), path)
     else:
         raise MessageFileError("give the audience: a segment or a snapshot file")
-    rows = pa.parquet.ParquetFile(path).metadata.num_rows  # type: ignore[attr-defined]
+    rows = pq.ParquetFile(path).metadata.num_rows
     run = create_run(
         store,
         name=name,
@@ -150,8 +151,6 @@ def send_test(
 ) -> dict[str, Any]:
     """Send one message now, in this process, through the whole pipeline but the queue:
     consent, the send log, rendering, signing, the provider, events."""
-    import pyarrow.parquet as pq
-
     from senders.worker import SendWorker
 
     run_id = new_run_id("test")
@@ -191,7 +190,6 @@ def send_test(
 
     with store.connect() as connection:
         row = connection.execute(select(LOG).where(LOG.c.key == key)).mappings().first()
-    del pq
     outcome = dict(row) if row else {"state": "unknown"}
     return {
         "run": run.id,

@@ -58,8 +58,8 @@ class Journal:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return cls(path, fd, size=os.fstat(fd).st_size)
 
-    def handed(self, key: str) -> None:
-        self._write(f"H\t{key}\n")
+    def handed(self, key: str, message_id: str = "") -> None:
+        self._write(f"H\t{key}\t{message_id}\n")
         self.pending.add(key)
 
     def result(self, key: str, state: str, code: int | None = None) -> None:
@@ -86,16 +86,16 @@ class Journal:
         self.size += len(data)
 
 
-def read_journal(path: Path) -> tuple[set[str], dict[str, tuple[str, int | None]]]:
-    """Keys handed over, and the last result seen per key."""
-    handed: set[str] = set()
+def read_journal(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, int | None]]]:
+    """Keys handed over (with their Message-ID), and the last result seen per key."""
+    handed: dict[str, str] = {}
     results: dict[str, tuple[str, int | None]] = {}
     if not path.exists():
         return handed, results
     for raw in path.read_bytes().split(b"\n"):
         parts = raw.decode("utf-8", "replace").split("\t")
-        if parts[0] == "H" and len(parts) == 2:
-            handed.add(parts[1])
+        if parts[0] == "H" and len(parts) in (2, 3):
+            handed[parts[1]] = parts[2] if len(parts) == 3 else ""
         elif parts[0] == "R" and len(parts) == 4:
             results[parts[1]] = (parts[2], int(parts[3]) if parts[3].isdigit() else None)
     return handed, results
@@ -112,10 +112,18 @@ def recover(directory: Path, worker: str, held: Iterable[str]) -> list[Outcome]:
                 outcomes.append(Outcome(key, "released", code=code, diagnostic=NEVER_HANDED))
             else:
                 outcomes.append(
-                    Outcome(key, state, code=code, diagnostic="recovered from the journal")
+                    Outcome(
+                        key,
+                        state,
+                        code=code,
+                        diagnostic="recovered from the journal",
+                        message_id=handed.get(key) or None,
+                    )
                 )
         elif key in handed:
-            outcomes.append(Outcome(key, "sent", diagnostic=ASSUMED_SENT))
+            outcomes.append(
+                Outcome(key, "sent", diagnostic=ASSUMED_SENT, message_id=handed[key] or None)
+            )
         else:
             outcomes.append(Outcome(key, "released", diagnostic=NEVER_HANDED))
     return outcomes

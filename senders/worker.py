@@ -56,7 +56,7 @@ from herald.sending.events import event_bundle, sender_event, sender_event_id
 from herald.sending.keys import idempotency_key
 from herald.sending.queues import SendQueues
 from herald.sending.runs import UnknownSendRun, get_run, run_states
-from herald.sending.send_log import Claim, ClaimResult, Outcome, SendLog
+from herald.sending.send_log import Claim, ClaimResult, Outcome, SendLog, entries
 from herald.sending.send_log import states as logged_states
 from herald.sending.suppression import blocked, suppress_address
 from herald.sending.wire import Recipient, SendChunk, SendWireError, decode_chunk, encode_chunk
@@ -178,8 +178,8 @@ class SendWorker:
 
     async def run(self) -> None:
         """Settle what this worker held before, then consume until stopped."""
-        await asyncio.to_thread(self.settle_previous)
         await self.connect()
+        await self.settle_previous()
         assert self._connection is not None
         heartbeat = asyncio.create_task(self._heartbeats())
         try:
@@ -199,18 +199,49 @@ class SendWorker:
             await self.close()
             await asyncio.to_thread(self._forget_worker)
 
-    def settle_previous(self) -> list[Outcome]:
-        """Record outcomes for the keys this worker id held when it last stopped."""
-        held = self.send_log.held_by(self.worker_id)
+    async def settle_previous(self) -> list[Outcome]:
+        """Settle the keys this worker id held when it last stopped (from its journal):
+        publish their events, record their outcomes, then start a fresh journal."""
+        held = await asyncio.to_thread(self.send_log.held_by, self.worker_id)
         outcomes = recover(self.journal_dir, self.worker_id, held)
         if outcomes:
-            self.send_log.record(outcomes)
+            await self._publish_settled(outcomes)
+            await asyncio.to_thread(self.send_log.record, outcomes)
             log.warning("settled %d messages held before a restart", len(outcomes))
-        with contextlib.suppress(FileNotFoundError):
-            journal = Journal.open(self.journal_dir, self.worker_id)
-            journal.clear()
-            journal.close()
+        if self.journal is not None:
+            self.journal.clear()
         return outcomes
+
+    async def _publish_settled(self, outcomes: list[Outcome]) -> None:
+        rows = await asyncio.to_thread(entries, self.store, [o.key for o in outcomes])
+        now_ms = time.time_ns() // 1_000_000
+        events = []
+        for outcome in outcomes:
+            row = rows.get(outcome.key)
+            if row is None or outcome.state == "released":
+                continue
+            events.append(
+                sender_event(
+                    event_type=outcome.state,
+                    event_id=sender_event_id(outcome.key, outcome.state, int(str(row["attempts"]))),
+                    message_id=outcome.message_id,
+                    run_id=str(row["run_id"]),
+                    channel=str(row["channel"]),
+                    recipient=str(row["recipient"]),
+                    database=str(row["database"]) if row.get("database") else None,
+                    profile_id=str(row["profile_id"]),
+                    occurred_at=now_ms,
+                    provider=str(row["destination"]),
+                    smtp_code=outcome.code,
+                    diagnostic=outcome.diagnostic,
+                )
+            )
+        if events:
+            await self._require_channel().basic_publish(
+                event_bundle(events),
+                routing_key=self.settings.events_queue,
+                properties=aiormq.spec.Basic.Properties(delivery_mode=2),
+            )
 
     async def _declare(self, channel: aiormq.abc.AbstractChannel) -> None:
         await channel.queue_declare(self.queues.dead, durable=True, arguments=queues.DEAD_ARGUMENTS)
@@ -278,7 +309,7 @@ class SendWorker:
                 await self._dead_letter(delivery, f"not a chunk of recipients: {exc}")
                 return
             await self.process(chunk, lane)
-            await delivery.channel.basic_ack(delivery.delivery_tag)
+            await delivery.channel.basic_ack(delivery.delivery_tag or 0)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -286,7 +317,7 @@ class SendWorker:
             # it is redelivered; the delivery limit dead-letters a chunk that keeps failing.
             log.exception("chunk failed; it will be redelivered")
             with contextlib.suppress(Exception):
-                await delivery.channel.basic_nack(delivery.delivery_tag, requeue=True)
+                await delivery.channel.basic_nack(delivery.delivery_tag or 0, requeue=True)
 
     async def _dead_letter(self, delivery: aiormq.abc.DeliveredMessage, reason: str) -> None:
         channel = self._require_channel()
@@ -297,7 +328,7 @@ class SendWorker:
                 delivery_mode=2, headers={REASON_HEADER: reason[:1000]}
             ),
         )
-        await delivery.channel.basic_ack(delivery.delivery_tag)
+        await delivery.channel.basic_ack(delivery.delivery_tag or 0)
 
     def _require_channel(self) -> aiormq.abc.AbstractChannel:
         if self._channel is None:
@@ -494,9 +525,11 @@ class SendWorker:
         journal = self.journal
         if journal is not None:
             if run.channel == "email":  # the SMTP client says when the body has left
-                message.attributes["on_handed"] = functools.partial(journal.handed, item.key)
+                message.attributes["on_handed"] = functools.partial(
+                    journal.handed, item.key, message.message_id
+                )
             else:  # an HTTP request may have reached the provider once it starts
-                journal.handed(item.key)
+                journal.handed(item.key, message.message_id)
         async with limits.connections:
             try:
                 result = await provider.send(message)

@@ -225,3 +225,20 @@ def states(store: Engine, keys: Sequence[str]) -> dict[str, str]:
         return dict(
             connection.execute(select(LOG.c.key, LOG.c.state).where(LOG.c.key.in_(keys))).all()
         )
+
+
+def entries(store: Engine, keys: Sequence[str]) -> dict[str, dict[str, object]]:
+    """Send-log rows of keys, with their run's profile database (what an event needs)."""
+    from herald.store.models import SendRun
+
+    found: dict[str, dict[str, object]] = {}
+    with store.connect() as connection:
+        for start in range(0, len(keys), _BATCH):
+            rows = connection.execute(
+                select(LOG, SendRun.database)
+                .join(SendRun, SendRun.id == LOG.c.run_id, isouter=True)
+                .where(LOG.c.key.in_(list(keys[start : start + _BATCH])))
+            ).mappings()
+            for row in rows:
+                found[str(row["key"])] = dict(row)
+    return found

@@ -132,3 +132,41 @@ def test_dkim_generate_prints_the_dns_record(tmp_path):
         record = json.loads(output)
         assert record["dns_name"] == "s1._domainkey.mail.shop.test"
         assert record["dns_value"].startswith("v=DKIM1; k=ed25519; p=")
+
+
+def test_send_launch_freezes_a_segment_and_every_member_receives_one_message(tmp_path):
+    import pyarrow as pa
+
+    from herald.warehouse.duckdb_engine import DuckDBWarehouse
+
+    with sending(tmp_path) as (sink, home):
+        schema = pa.schema([("profile_id", pa.string()), ("database", pa.string()),
+                            ("email", pa.string()), ("first_name", pa.string())])  # fmt: skip
+        members = pa.schema([("segment_id", pa.string()), ("profile_id", pa.string())])
+        warehouse = DuckDBWarehouse(home.home / "warehouse.duckdb")
+        for name, table_schema, rows in (
+            ("profiles__customers", schema, [
+                {"profile_id": f"p{i}", "database": "customers", "email": f"m{i}@ok.test",
+                 "first_name": f"M{i}"} for i in range(5)]),
+            ("segment_members", members, [{"segment_id": "vip", "profile_id": f"p{i}"}
+                                          for i in (0, 2, 4)]),
+        ):  # fmt: skip
+            warehouse.create_table_from_arrow_schema(name, table_schema)
+            warehouse.insert_arrow(name, pa.Table.from_pylist(rows, schema=table_schema))
+        warehouse.close()
+        template = tmp_path / "news.yml"
+        template.write_text(MESSAGE_FILE)
+
+        code, output = herald(
+            home, "send", "launch", "--template", str(template), "--segment", "vip",
+            "--db", "customers", "--name", "November news",
+        )  # fmt: skip
+        assert code == 0, output
+        launched = json.loads(output)
+        assert launched["launch"]["enqueued"] == 3
+        home.work_until_idle(idle=1.0)
+
+        assert sink.by_recipient() == {"m0@ok.test": 1, "m2@ok.test": 1, "m4@ok.test": 1}
+        subjects = sorted(mail.message["Subject"] for mail in sink.messages)
+        assert subjects == ["Welcome, M0", "Welcome, M2", "Welcome, M4"]
+        assert launched["run"]["snapshot"].endswith(f"audiences/{launched['run']['id']}.parquet")

@@ -84,4 +84,7 @@ def test_a_worker_killed_mid_run_leaves_every_recipient_exactly_one_message(tmp_
         assert set(received.values()) == {1}
         assert set(home.states(run.id).values()) == {"sent"}
         log = (tmp_path / "sender.log").read_text()
-        assert "restarting" in log
+        assert "restarting" in log and "settled" in log
+        # the messages the killed worker had in hand have their events too
+        sent = {event["profile_id"] for event in home.events() if event["type"] == "sent"}
+        assert sent == {f"p{i}" for i in range(count)}
