@@ -453,7 +453,11 @@ class SendWorker:
             item.event = "failed"
             return
         try:
-            ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
+            ascii_domain = (
+                domain.rstrip(".").lower()
+                if domain.isascii()  # idna's UTS 46 mapping costs ~60 µs; ASCII needs none
+                else idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
+            )
         except idna.IDNAError as exc:
             item.outcome = Outcome(
                 item.key, "failed", diagnostic=f"not a valid domain in {address!r}: {exc}"

@@ -111,6 +111,30 @@ class SinkHandler:
         return f"250 2.0.0 Ok: queued as S{count}"
 
 
+class FinishingSMTP(SMTP):
+    """aiosmtpd's server, except that a message received whole (its final dot read) is
+    finished when the client goes away right after, as Postfix and Exim do; aiosmtpd itself
+    cancels its session on EOF and drops whatever it had not processed yet."""
+
+    def eof_received(self) -> bool | None:
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        session = self._handler_coroutine
+        # aiosmtpd cancels this; give it a stand-in so the session reads what is buffered,
+        # meets the end of the stream and stops by itself
+        self._handler_coroutine = asyncio.get_running_loop().create_future()
+        super().connection_lost(error)
+        self._handler_coroutine = session
+        if session is not None:  # a reset connection ends it with an error nobody awaits
+            session.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+
+class SinkController(Controller):
+    def factory(self) -> SMTP:
+        return FinishingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 @dataclass
 class MailSink:
     handler: SinkHandler
@@ -122,7 +146,7 @@ class MailSink:
         """An aiosmtpd server on a free port (PIPELINING advertised) in its own thread."""
         handler = SinkHandler(answers=dict(answers or {}), delay=delay)
         port = free_port()
-        controller = Controller(
+        controller = SinkController(
             handler, hostname="127.0.0.1", port=port, data_size_limit=None, decode_data=False
         )
         controller.start()
