@@ -49,7 +49,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from herald.broker import DEAD_LETTER_ARGUMENTS as EVENTS_DEAD_ARGUMENTS
 from herald.broker import REASON_HEADER, dead_letter_queue, events_arguments
-from herald.delivery_rules import DeliveryRules, ProviderRule, load_rules, rules_path
+from herald.delivery_rules import (
+    DeliveryRules,
+    DeliveryRulesError,
+    ProviderRule,
+    load_rules,
+    rules_path,
+)
 from herald.errors import HeraldError
 from herald.sending import queues
 from herald.sending.events import event_bundle, sender_event, sender_event_id
@@ -104,6 +110,15 @@ class WorkerCounters:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
+def _stamp(path: Path) -> tuple[float, int] | None:
+    """When and how big the rules file is (None: there is none)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime, status.st_size
+
+
 def _sqlite_or_pg_insert(store: Engine) -> Any:
     return pg_insert if store.dialect.name == "postgresql" else sqlite_insert
 
@@ -122,7 +137,9 @@ class SendWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.prefetch_chunks = prefetch_chunks
         self.store = store or create_store_engine(settings.database_url)
-        self.rules = rules or load_rules(rules_path(settings))
+        self.rules_file = rules_path(settings)
+        self.rules_stamp = _stamp(self.rules_file)
+        self.rules = rules or load_rules(self.rules_file)
         self.send_log = SendLog(self.store, self.worker_id)
         self.queues = SendQueues(settings.sends_queue)
         self.journal_dir = settings.home / "sender" / "journal"
@@ -262,7 +279,33 @@ class SendWorker:
                     self.run_limiters.clear()
             except Exception:  # the store is away for a moment: keep sending
                 log.exception("heartbeat failed")
+            self.reload_rules()
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def reload_rules(self) -> bool:
+        """Take the delivery-rules file again when it changed (checked with each heartbeat);
+        a file that no longer validates is logged and the rules in force stay."""
+        stamp = _stamp(self.rules_file)
+        if stamp == self.rules_stamp:
+            return False
+        self.rules_stamp = stamp
+        try:
+            rules = load_rules(self.rules_file)
+        except DeliveryRulesError as exc:
+            log.error("delivery rules not reloaded: %s", exc)
+            return False
+        self.rules = rules
+        self.mx = MxResolver(rules.mx_overrides, timeout=3.0)
+        self.limits = ConnectionLimits(self.limits.share)
+        # new routes, hosts and limits take effect on new connections: the providers (and
+        # their pooled connections) are replaced, the old ones closed once idle
+        retired, self.providers = list(self.providers.values()), {}
+        for provider in retired:
+            task = asyncio.get_running_loop().create_task(provider.close())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        log.warning("delivery rules reloaded from %s", self.rules_file)
+        return True
 
     def _heartbeat(self) -> float:
         now = utc_now()

@@ -13,7 +13,7 @@ import pytest
 
 from herald.sending.admin import retry_failed
 from herald.sending.runs import set_throttle
-from tests.support.sending import recipients, sending
+from tests.support.sending import MailSink, recipients, sending
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +119,27 @@ def test_retry_failed_sends_what_failed_once_the_route_works(tmp_path):
 
         assert home.states(run.id) == {"p0": "sent", "p1": "sent"}
         assert sink.by_recipient() == {"a@closed.test": 1, "b@ok.test": 1}
+
+
+def test_changed_delivery_rules_take_effect_without_a_restart(tmp_path):
+    with sending(tmp_path) as (sink, home):
+        other = MailSink.start()
+        try:
+            first = home.run_for(recipients(2))
+            home.launch(first.id)
+            worker = home.worker()
+
+            def reroute_then_send() -> None:
+                time.sleep(2.0)  # the worker sends the first run through the first server
+                home.route("ok.test", f"127.0.0.1:{other.port}")
+                time.sleep(6.0)  # a heartbeat (every 5 s) notices the file changed
+                second = home.run_for(recipients(2, start=2))
+                home.launch(second.id)
+
+            threading.Thread(target=reroute_then_send, daemon=True).start()
+            home.work_until_idle(worker=worker, idle=9.0, timeout=30)
+        finally:
+            other.stop()
+
+        assert sink.by_recipient() == {"user0@ok.test": 1, "user1@ok.test": 1}
+        assert other.by_recipient() == {"user2@ok.test": 1, "user3@ok.test": 1}

@@ -243,8 +243,8 @@ class SendingHome:
         return cls(home, settings, store, full_env, list(domains), records)
 
     def route(self, domain: str, target: str) -> None:
-        """Send a domain somewhere else from the next worker on (the rules file is read when
-        a worker starts)."""
+        """Send a domain somewhere else (a new worker reads the file; a running one takes the
+        change within a heartbeat)."""
         path = self.home / "delivery-rules.yml"
         lines = [
             f'  {domain}: "{target}"' if line.strip().startswith(f"{domain}:") else line
