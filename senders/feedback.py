@@ -10,7 +10,8 @@ hard one suppresses the address; a complaint suppresses the address and unsubscr
 profile. Each is also published to the events queue (`bounced`, `complained`), so it reaches
 `message_events`. A mail is removed from the mailbox only after all of that is done; a mail
 that is not a report (an auto-reply) stays for a person to read. Running it again over the
-same mails is harmless: event ids derive from the report ids, and applying is idempotent.
+same mails is harmless: an event's id derives from its message and kind, and applying is
+idempotent.
 """
 
 from __future__ import annotations
@@ -52,14 +53,15 @@ def process_mailbox(
             events.append(_event(report, message, "complained"))
             counts["complaints"] += 1
         elif report.kind == "bounce" and report.permanent:
-            apply_bounce(
+            changed = apply_bounce(
                 store,
                 message,
                 status=report.status,
                 diagnostic=report.diagnostic,
                 bounce_type=report.bounce_type,
             )
-            events.append(_event(report, message, "bounced"))
+            if changed:  # a second report of the same bounce changes nothing and counts once
+                events.append(_event(report, message, "bounced"))
             counts["bounced"] += 1
         else:
             counts["delayed"] += 1
@@ -72,8 +74,9 @@ def process_mailbox(
 
 
 def _event(report: MailboxReport, message: SentMessage, event_type: str) -> dict[str, Any]:
+    # one bounce or complaint per message, however many reports say so
     event_id = hashlib.blake2b(
-        f"{message.key}|{event_type}|{report.report_id}".encode(), digest_size=16
+        f"{message.key}|{event_type}|mailbox".encode(), digest_size=16
     ).hexdigest()
     arrived = report.arrived_at
     return sender_event(

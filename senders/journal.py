@@ -62,8 +62,11 @@ class Journal:
         self._write(f"H\t{key}\t{message_id}\n")
         self.pending.add(key)
 
-    def result(self, key: str, state: str, code: int | None = None) -> None:
-        self._write(f"R\t{key}\t{state}\t{code if code is not None else ''}\n")
+    def result(
+        self, key: str, state: str, code: int | None = None, bounce_type: str | None = None
+    ) -> None:
+        code_text = code if code is not None else ""
+        self._write(f"R\t{key}\t{state}\t{code_text}\t{bounce_type or ''}\n")
         self.pending.add(key)
 
     def committed(self, keys: Iterable[str]) -> None:
@@ -86,18 +89,28 @@ class Journal:
         self.size += len(data)
 
 
-def read_journal(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, int | None]]]:
-    """Keys handed over (with their Message-ID), and the last result seen per key."""
+def read_journal(
+    path: Path,
+) -> tuple[dict[str, str], dict[str, tuple[str, int | None, str | None]]]:
+    """Keys handed over (with their Message-ID), and the result of each key's last attempt
+    (state, code, bounce type), in file order: a hand-over after a result starts afresh."""
     handed: dict[str, str] = {}
-    results: dict[str, tuple[str, int | None]] = {}
+    results: dict[str, tuple[str, int | None, str | None]] = {}
     if not path.exists():
         return handed, results
     for raw in path.read_bytes().split(b"\n"):
         parts = raw.decode("utf-8", "replace").split("\t")
         if parts[0] == "H" and len(parts) in (2, 3):
+            # a later attempt: what an earlier one came to (a deferral) no longer counts
             handed[parts[1]] = parts[2] if len(parts) == 3 else ""
-        elif parts[0] == "R" and len(parts) == 4:
-            results[parts[1]] = (parts[2], int(parts[3]) if parts[3].isdigit() else None)
+            results.pop(parts[1], None)
+        elif parts[0] == "R" and len(parts) in (4, 5):
+            bounce_type = parts[4] if len(parts) == 5 and parts[4] else None
+            results[parts[1]] = (
+                parts[2],
+                int(parts[3]) if parts[3].isdigit() else None,
+                bounce_type,
+            )
     return handed, results
 
 
@@ -107,7 +120,7 @@ def recover(directory: Path, worker: str, held: Iterable[str]) -> list[Outcome]:
     outcomes = []
     for key in held:
         if key in results:
-            state, code = results[key]
+            state, code, bounce_type = results[key]
             if state == "deferred":  # the retry was not queued for sure: redeliver
                 outcomes.append(Outcome(key, "released", code=code, diagnostic=NEVER_HANDED))
             else:
@@ -118,6 +131,7 @@ def recover(directory: Path, worker: str, held: Iterable[str]) -> list[Outcome]:
                         code=code,
                         diagnostic="recovered from the journal",
                         message_id=handed.get(key) or None,
+                        bounce_type=bounce_type,
                     )
                 )
         elif key in handed:

@@ -271,7 +271,11 @@ class SmtpConnection:
             await self.reset()
             return next((reply for reply in (mail, rcpt, data) if not reply.ok), data)
         self._write(body)
-        if on_handed is not None and self.writer.transport.get_write_buffer_size() == 0:
+        if on_handed is not None and not self.tls_active:
+            # TLS keeps bytes in layers we cannot see into: no hand-over is claimed there (a
+            # crash then sends the message again rather than taking it as sent)
+            if self.writer.transport.get_write_buffer_size():
+                await self._flushed()
             on_handed()
         final = await self._read_reply("end-of-data", self.data_timeout, drain=True)
         if final.ok:
@@ -465,6 +469,27 @@ class SmtpConnection:
         self._close_transport()
         failure.stage = stage
         raise failure from cause
+
+    async def _flushed(self) -> None:
+        """Wait until every byte written is in the kernel's socket buffer."""
+        self.writer.transport.set_write_buffer_limits(high=0)
+        try:
+            async with asyncio.timeout(self.data_timeout):
+                await self.writer.drain()
+        except TimeoutError as error:
+            self._close_transport()
+            failure: SmtpError = SmtpTimeout(
+                f"{self.host}:{self.port}: the message was not taken within {self.data_timeout:g}s"
+            )
+            failure.stage = "end-of-data"
+            raise failure from error
+        except (ConnectionError, OSError) as error:
+            self._close_transport()
+            failure = SmtpConnectionLost(
+                f"{self.host}:{self.port}: connection lost sending the message: {error}"
+            )
+            failure.stage = "end-of-data"
+            raise failure from error
 
     def _close_transport(self) -> None:
         if not self._closed:

@@ -82,6 +82,8 @@ from senders.mx import MxError, MxResolver, MxTemporaryError
 log = logging.getLogger("herald.sender")
 
 RUN_REFRESH_SECONDS = 1.0
+MAX_CACHED_RUNS = 256
+RUN_IDLE = 600.0  # seconds
 HEARTBEAT_SECONDS = 5.0
 LIVE_SECONDS = 20.0
 MAX_LIMIT_WAIT = 2.0  # a longer wait for a rate limit defers the message instead
@@ -102,6 +104,7 @@ class Item:
     retry_delay: float | None = None
     event: str | None = None
     attempt: int = 0
+    wait: float = 0.0  # before delivery, for the rate limits
 
 
 @dataclass
@@ -154,6 +157,7 @@ class SendWorker:
         self._connection: aiormq.abc.AbstractConnection | None = None
         self._channel: aiormq.abc.AbstractChannel | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()  # keys this process is delivering now
         self._declared_delays: set[str] = set()
         try:
             token_keys: TokenKeys | None = TokenKeys.from_settings(settings)
@@ -359,6 +363,12 @@ class SendWorker:
             # Something of ours broke (the store is down, a bug): leave the chunk unacked,
             # it is redelivered; the delivery limit dead-letters a chunk that keeps failing.
             log.exception("chunk failed; it will be redelivered")
+            # back off before giving it back: a store or broker that is away for a moment
+            # should not use up the chunk's delivery limit within seconds
+            headers = delivery.header.properties.headers or {}
+            count = headers.get("x-delivery-count")
+            deliveries = count if isinstance(count, int) else 0
+            await asyncio.sleep(min(30.0, 2.0 ** (deliveries + 1)))
             with contextlib.suppress(Exception):
                 await delivery.channel.basic_nack(delivery.delivery_tag or 0, requeue=True)
 
@@ -424,6 +434,21 @@ class SendWorker:
         to_claim = [item for item in items if item.outcome is None]
         if not to_claim:
             return
+        # A place in the rate limits, before any claim: a message over the limit for longer
+        # than is worth holding a connection comes back later, not claimed, no attempt spent.
+        later = []
+        for item in to_claim:
+            wait = self._reserve(run, item)
+            if wait is None:
+                later.append(item)
+            else:
+                item.wait = wait
+        for item in later:
+            await self._publish_retry(run, chunk, item, MAX_LIMIT_WAIT * 2, lane, count=False)
+        held_back = {id(item) for item in later}
+        to_claim = [item for item in to_claim if id(item) not in held_back]
+        if not to_claim:
+            return
         claims = await asyncio.to_thread(
             self.send_log.claim,
             [
@@ -452,8 +477,13 @@ class SendWorker:
         for item in busy:
             await self._busy(run, chunk, item, lane)
         if granted:
-            await asyncio.gather(*(self._deliver(run, chunk, item) for item in granted))
-            await self._finish(run, chunk, granted, lane)
+            keys = [item.key for item in granted]
+            self._in_flight.update(keys)
+            try:
+                await asyncio.gather(*(self._deliver(run, chunk, item) for item in granted))
+                await self._finish(run, chunk, granted, lane)
+            finally:
+                self._in_flight.difference_update(keys)
         self.counters.chunks += 1
 
     async def _items(self, run: RunContext, chunk: SendChunk) -> list[Item]:
@@ -518,42 +548,57 @@ class SendWorker:
         item.destination = rule.group
 
     async def _busy(self, run: RunContext, chunk: SendChunk, item: Item, lane: str) -> None:
-        """A key another worker holds: it comes back later, unless its holder is long gone."""
+        """A key someone holds (`sending`). Held by this worker but not in hand (an attempt
+        that broke off: the store or the broker failed after the claim): settled from the
+        journal now. Held by another worker: looked at again later; given up (failed, never
+        sent twice) only when its holder has stopped heartbeating and held it past the lease."""
         claim = item.claim
         assert claim is not None
+        if claim.worker == self.worker_id and item.key not in self._in_flight:
+            [outcome] = recover(self.journal_dir, self.worker_id, [item.key])
+            await self._publish_settled([outcome])
+            await asyncio.to_thread(self.send_log.record, [outcome])
+            if self.journal is not None:
+                self.journal.committed([item.key])
+            if outcome.state == "released":  # never handed over: the next look sends it
+                await self._publish_retry(run, chunk, item, 1, lane, count=False)
+            return
         held_since = claim.updated_at
-        if held_since is not None and utc_now() - held_since > LEASE:
-            holder = claim.worker or "?"
+        holder = claim.worker or "?"
+        if (
+            held_since is not None
+            and utc_now() - held_since > LEASE
+            and not await asyncio.to_thread(self._alive, holder)
+        ):
             outcome = Outcome(
                 item.key,
                 "failed",
                 diagnostic=f"held by worker {holder}, which stopped without settling it; not "
                 "sent again (to avoid a duplicate)",
             )
+            item.outcome, item.event = outcome, "failed"
+            await self._publish_events(run, [item])
             await asyncio.to_thread(self.send_log.settle, holder, [outcome])
             return
         await self._publish_retry(
             run, chunk, item, self.settings.sender_busy_retry_seconds, lane, count=False
         )
 
+    def _alive(self, worker: str) -> bool:
+        """Whether a worker heartbeated lately."""
+        with self.store.connect() as connection:
+            beat = connection.execute(
+                select(SenderWorker.heartbeat_at).where(SenderWorker.id == worker)
+            ).scalar_one_or_none()
+        return beat is not None and utc_now() - beat < timedelta(seconds=LIVE_SECONDS)
+
     # --- delivering --------------------------------------------------------------------------
     async def _deliver(self, run: RunContext, chunk: SendChunk, item: Item) -> None:
         rule = item.rule
         assert rule is not None
         limits = self.limits.for_rule(rule)
-        wait = limits.rate.reserve(MAX_LIMIT_WAIT)
-        run_limiter = self._run_limiter(run)
-        if wait is not None and run_limiter is not None:
-            run_wait = run_limiter.reserve(MAX_LIMIT_WAIT)
-            wait = None if run_wait is None else max(wait, run_wait)
-        if wait is None:  # over the limit for longer than is worth holding a connection
-            later = DeliveryResult(
-                "deferred", diagnostic=f"rate limit of {rule.group}", bounce_type="throttled"
-            )
-            self._record(item, later, rule, retry=MAX_LIMIT_WAIT * 2)
-            return
-        if wait > 0:
-            await asyncio.sleep(wait)
+        if item.wait > 0:  # its place in the group's (and the run's) rate, taken before the claim
+            await asyncio.sleep(item.wait)
         try:
             message = self._build(run, item)
         except (MessageTemplateError, EmailError, MessageBuildError, DkimError) as exc:
@@ -575,8 +620,10 @@ class SendWorker:
                 message.attributes["on_handed"] = functools.partial(
                     journal.handed, item.key, message.message_id
                 )
-            else:  # an HTTP request may have reached the provider once it starts
+            elif run.channel != "webhook":  # a request may have arrived once it starts
                 journal.handed(item.key, message.message_id)
+            # a webhook is not marked: after a crash it is sent again, and the receiver
+            # drops the repeat by its Idempotency-Key
         async with limits.connections:
             try:
                 result = await provider.send(message)
@@ -588,6 +635,17 @@ class SendWorker:
                     bounce_type="network",
                 )
         self._record(item, result, rule, message_id=message.message_id)
+
+    def _reserve(self, run: RunContext, item: Item) -> float | None:
+        """Seconds until the item may go by its group's rate and its run's throttle (taken
+        now, in line), or None when that would be over MAX_LIMIT_WAIT."""
+        assert item.rule is not None
+        wait = self.limits.for_rule(item.rule).rate.reserve(MAX_LIMIT_WAIT)
+        run_limiter = self._run_limiter(run)
+        if wait is None or run_limiter is None:
+            return wait
+        run_wait = run_limiter.reserve(MAX_LIMIT_WAIT)
+        return None if run_wait is None else max(wait, run_wait)
 
     def _build(self, run: RunContext, item: Item) -> OutboundMessage:
         if run.channel == "email":
@@ -632,7 +690,7 @@ class SendWorker:
         )
         item.event = state
         if self.journal is not None:
-            self.journal.result(item.key, state, result.code)
+            self.journal.result(item.key, state, result.code, result.bounce_type)
 
     def _provider(self, run: RunContext, rule: ProviderRule) -> Provider:
         if run.channel == "email":
@@ -672,7 +730,7 @@ class SendWorker:
             messages_per_connection=rule.messages_per_connection,
             connect_timeout=min(30.0, route.timeout),
             command_timeout=route.timeout,
-            data_timeout=max(route.timeout, 120.0),
+            data_timeout=max(route.timeout, 600.0),  # RFC 5321 4.5.3.2.6: 10 minutes
         )
         if route.mode == "smarthost":
             return SmtpProvider(smtp_route)
@@ -707,7 +765,6 @@ class SendWorker:
                 await self._publish_retry(run, chunk, item, item.retry_delay or 60, lane)
         await self._publish_events(run, items)
         outcomes = [item.outcome for item in items if item.outcome is not None]
-        await asyncio.to_thread(self.send_log.record, outcomes)
         hard = [
             item
             for item in items
@@ -726,6 +783,8 @@ class SendWorker:
                 source="bounce",
                 run_id=run.id,
             )
+        # suppressed first: once the outcome is on record nothing would suppress it again
+        await asyncio.to_thread(self.send_log.record, outcomes)
         if self.journal is not None:
             self.journal.committed(item.key for item in items)
         for outcome in outcomes:
@@ -750,7 +809,8 @@ class SendWorker:
         states = {i.key: i.outcome.state if i.outcome else "skipped" for i in items}
         # A key with another outcome on record (sent before a crash, say) keeps it: no event.
         known = await asyncio.to_thread(logged_states, self.store, list(states))
-        items = [i for i in items if known.get(i.key, states[i.key]) == states[i.key]]
+        waiting = (None, "deferred", "released")  # new, or a retry that ends here
+        items = [i for i in items if known.get(i.key) in (*waiting, states[i.key])]
         await self._publish_events(run, items)
         recorded = await asyncio.to_thread(self._record_unsent, claims, reasons, states)
         for key in recorded:
@@ -760,12 +820,16 @@ class SendWorker:
         self, claims: list[Claim], reasons: dict[str, str], states: dict[str, str]
     ) -> list[str]:
         recorded = self.send_log.record_skipped(claims, reasons)
-        failed = [key for key in recorded if states[key] == "failed"]
+        failed = [key for key in states if states[key] == "failed"]
         if failed:
             with self.store.begin() as connection:
                 from herald.sending.send_log import LOG
 
-                connection.execute(update(LOG).where(LOG.c.key.in_(failed)).values(state="failed"))
+                connection.execute(
+                    update(LOG)
+                    .where(LOG.c.key.in_(failed), LOG.c.state == "skipped")
+                    .values(state="failed")
+                )
         return recorded
 
     async def _publish_events(self, run: RunContext, items: list[Item]) -> None:
@@ -840,9 +904,12 @@ class SendWorker:
         channel = self._require_channel()
         name = self.queues.hold(run.id)
         await channel.queue_declare(name, durable=True)  # classic: deleted when emptied
+        # mandatory: a hold queue deleted meanwhile (the run was resumed) returns the chunk,
+        # aiormq raises, and the chunk is redelivered instead of lost
         await channel.basic_publish(
             encode_chunk(chunk),
             routing_key=name,
+            mandatory=True,
             properties=aiormq.spec.Basic.Properties(delivery_mode=2),
         )
 
@@ -863,6 +930,11 @@ class SendWorker:
     def _run(self, run_id: str) -> RunContext | None:
         now = time.monotonic()
         found = self.runs.get(run_id)
+        if found is None and len(self.runs) >= MAX_CACHED_RUNS:
+            # runs not seen for a while (their chunks are done) leave the cache
+            for stale in [r for r, c in self.runs.items() if now - c.checked_at > RUN_IDLE]:
+                self.runs.pop(stale)
+                self.run_limiters.pop(stale, None)
         if found is None:
             try:
                 info = get_run(self.store, run_id)

@@ -177,18 +177,15 @@ def retry_failed(settings: Settings, store: Engine, run_id: str) -> dict[str, An
 def requeue_profiles(
     settings: Settings, store: Engine, run: SendRunInfo, profile_keys: dict[str, str]
 ) -> int:
-    """Queue again the recipients of `profile_keys` (profile_id -> key) from the snapshot."""
+    """Queue again the recipients of `profile_keys` (profile_id -> key) from the snapshot,
+    a chunk at a time: its keys are released (with a fresh retry age) and the chunk is
+    published; if publishing fails, the chunk's keys are failed again and the error raised."""
     assert run.snapshot
     column = run.address_field
     table = pq.read_table(Path(run.snapshot))
-    rows = [row for row in table.to_pylist() if str(row.get("profile_id")) in profile_keys]
-    with store.begin() as connection:
-        connection.execute(
-            update(LOG)
-            .where(LOG.c.key.in_(list(profile_keys.values())), LOG.c.state == "failed")
-            .values(state="released")
-        )
+    rows = [row for row in table.to_pylist() if str(row.get("profile_id"))[:255] in profile_keys]
     lane = _lane(settings, run)
+    requeued = 0
     with broker_channel(settings) as channel:
         SendQueues(settings.sends_queue).declare(channel)
         for start in range(0, len(rows), RETRY_CHUNK):
@@ -203,11 +200,28 @@ def requeue_profiles(
                         {k: v for k, v in row.items() if v is not None},
                     )
                 )
-            channel.basic_publish(
-                exchange="",
-                routing_key=lane,
-                body=encode_chunk(SendChunk(run.id, recipients)),
-                properties=pika.BasicProperties(delivery_mode=2),
-                mandatory=True,
-            )
-    return len(rows)
+            keys = [profile_keys[r.profile_id[:255]] for r in recipients]
+            _set_state(store, keys, "failed", "released")
+            try:
+                channel.basic_publish(
+                    exchange="",
+                    routing_key=lane,
+                    body=encode_chunk(SendChunk(run.id, recipients)),
+                    properties=pika.BasicProperties(delivery_mode=2),
+                    mandatory=True,
+                )
+            except AMQPError:
+                _set_state(store, keys, "released", "failed")
+                raise
+            requeued += len(recipients)
+    return requeued
+
+
+def _set_state(store: Engine, keys: list[str], old: str, new: str) -> None:
+    values: dict[str, Any] = {"state": new}
+    if new == "released":
+        values["first_attempt_at"] = None  # the retry schedule starts again
+    with store.begin() as connection:
+        connection.execute(
+            update(LOG).where(LOG.c.key.in_(keys), LOG.c.state == old).values(**values)
+        )

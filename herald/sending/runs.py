@@ -236,7 +236,7 @@ def run_status(store: Engine, run_id: str) -> dict[str, Any]:
     """A run with its send-log counts; `waiting` = enqueued recipients without an outcome."""
     info = get_run(store, run_id).public()
     counts = state_counts(store, run_id)
-    done = sum(n for state, n in counts.items() if state not in ("sending", "deferred"))
+    done = sum(n for state, n in counts.items() if state not in ("sending", "deferred", "released"))
     info["counts"] = counts
     info["waiting"] = max(0, info["enqueued"] - done)
     return info

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, bindparam, select, update
+from sqlalchemy import Engine, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -128,12 +128,13 @@ class SendLog:
                             state="sending",
                             attempts=LOG.c.attempts + 1,
                             worker=self.worker,
+                            first_attempt_at=func.coalesce(LOG.c.first_attempt_at, now),
                             updated_at=now,
                         )
                     ).rowcount
                     if taken:
                         results[key] = ClaimResult(
-                            True, "sending", attempts + 1, self.worker, first, now
+                            True, "sending", attempts + 1, self.worker, first or now, now
                         )
                         continue
                 results[key] = ClaimResult(False, state, attempts, worker, first, updated)

@@ -72,7 +72,9 @@ def test_a_chunk_delivered_twice_sends_each_message_once(tmp_path):
         worker = home.work_until_idle()
 
         assert sink.by_recipient() == {f"user{i}@ok.test": 1 for i in range(30)}
-        assert worker.counters.outcomes["duplicate"] == 30
+        rows = home.log_rows(run.id)
+        assert [(row["state"], row["attempts"]) for row in rows] == [("sent", 1)] * 30
+        assert worker.counters.outcomes["duplicate"] >= 1  # the second copy met the first
 
 
 def test_a_profile_twice_in_a_snapshot_gets_one_message(tmp_path):
