@@ -49,8 +49,11 @@ def test_a_4xx_domain_fails_after_the_max_age(tmp_path):
         rows = home.log_rows(run.id)
         assert [row["state"] for row in rows] == ["failed", "failed"]
         assert all("gave up after" in row["diagnostic"] for row in rows)
-        # tries at 0, 1 and 3 s (+1, +2), then one at the max age of 5 s (+4 cut to +2)
-        assert {row["attempts"] for row in rows} == {4}
+        # tries at 0, 1 and 3 s (+1, +2), then one at the max age of 5 s (+4 cut to +2); a
+        # late try just short of 5 s leaves a last one after (delay queues hold whole seconds)
+        assert {row["attempts"] for row in rows} <= {4, 5}
+        for row in rows:
+            assert (row["updated_at"] - row["first_attempt_at"]).total_seconds() >= 4.5
         assert sink.messages == []
 
 
