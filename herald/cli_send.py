@@ -16,16 +16,14 @@ not import services.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import Engine
 
+from herald.cli_tracking import store_session
 from herald.cli_users import serve_app
 from herald.errors import HeraldError
 from herald.settings import load_settings
@@ -62,23 +60,6 @@ dkim_app = typer.Typer(
 )
 
 
-@contextlib.contextmanager
-def _store() -> Iterator[Engine]:
-    from herald.store.engine import create_store_engine
-    from herald.store.migrate import migrate
-
-    url = load_settings().database_url
-    migrate(url)
-    engine = create_store_engine(url)
-    try:
-        yield engine
-    except HeraldError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
-
-
 def _echo(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
@@ -112,7 +93,7 @@ def send_test(
     provider, events) and print its outcome."""
     commands = _service("senders.commands")
     fields = dict(item.split("=", 1) for item in field if "=" in item)
-    with _store() as store:
+    with store_session() as store:
         spec, channel = commands.read_message_file(template)
         outcome = commands.send_test(
             load_settings(), store, spec, channel, to=to, fields=fields, database=db
@@ -135,7 +116,7 @@ def send_launch(
 ) -> None:
     """Freeze the audience as the run's snapshot and enqueue it for the sender workers."""
     commands = _service("senders.commands")
-    with _store() as store:
+    with store_session() as store:
         spec, channel = commands.read_message_file(template)
         run, launched = commands.launch_run(
             load_settings(),
@@ -159,7 +140,7 @@ def queue_status(
     """Runs with their outcomes so far, queue depths and results per destination."""
     from herald.sending.admin import queue_status as status
 
-    with _store() as store:
+    with store_session() as store:
         found = status(load_settings(), store, run)
     if as_json:
         _echo(found)
@@ -184,7 +165,7 @@ def queue_status(
 def _admin(action: str, run: str, **extra: Any) -> None:
     from herald.sending import admin
 
-    with _store() as store:
+    with store_session() as store:
         _echo(getattr(admin, action)(load_settings(), store, run, **extra))
 
 
@@ -224,7 +205,7 @@ def queue_throttle(
     if per_second is None and not off:
         typer.echo("error: give --per-second N or --off", err=True)
         raise typer.Exit(2)
-    with _store() as store:
+    with store_session() as store:
         _echo(set_throttle(store, run, None if off else per_second).public())
 
 
@@ -237,7 +218,7 @@ def suppression_add(
     """Never send to this address on this channel."""
     from herald.sending.suppression import suppress_address
 
-    with _store() as store:
+    with store_session() as store:
         added = suppress_address(store, channel, address, reason=reason, source="stop_list")
     _echo({"address": address, "channel": channel, "added": added})
 
@@ -250,7 +231,7 @@ def suppression_remove(
     """Allow this address again."""
     from herald.sending.suppression import unsuppress_address
 
-    with _store() as store:
+    with store_session() as store:
         removed = unsuppress_address(store, channel, address)
     _echo({"address": address, "channel": channel, "removed": removed})
 
@@ -263,7 +244,7 @@ def suppression_list(
     """Suppressed addresses, newest first."""
     from herald.sending.suppression import suppressed_addresses
 
-    with _store() as store:
+    with store_session() as store:
         _echo(suppressed_addresses(store, channel, limit))
 
 
@@ -285,7 +266,7 @@ def bounces_process(
         typer.echo("error: give --mailbox or set HERALD_BOUNCE_MAILBOX", err=True)
         raise typer.Exit(2)
     feedback = _service("senders.feedback")
-    with _store() as store:
+    with store_session() as store:
         _echo(feedback.process_mailbox(settings, store, url, limit=limit))
 
 

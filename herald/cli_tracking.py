@@ -34,7 +34,9 @@ source_app = typer.Typer(
 
 
 @contextlib.contextmanager
-def _store() -> Iterator[Engine]:
+def store_session() -> Iterator[Engine]:
+    """The migrated operational store for one command; a HeraldError inside becomes one
+    `error: ...` line and exit status 1."""
     from herald.store.engine import create_store_engine
     from herald.store.migrate import migrate
 
@@ -66,7 +68,7 @@ def create(
     """Create a source and print its write key (shown only this once)."""
     from herald.tracking_sources import create_source
 
-    with _store() as store:
+    with store_session() as store:
         created = create_source(
             store,
             name,
@@ -91,7 +93,7 @@ def list_command(
     """List the sources (keys are not shown: only their first characters)."""
     from herald.tracking_sources import list_sources
 
-    with _store() as store:
+    with store_session() as store:
         sources = list_sources(store)
     rows = [
         {
@@ -118,7 +120,7 @@ def rotate(name: str = typer.Argument(..., help="The source.")) -> None:
     """Give the source a new write key (printed once); the old key stops working."""
     from herald.tracking_sources import rotate_key
 
-    with _store() as store:
+    with store_session() as store:
         key = rotate_key(store, name)
     typer.echo(f"new write key of {name} (the old one no longer works; trackers notice "
                "within a minute):", err=True)  # fmt: skip
@@ -130,7 +132,7 @@ def disable(name: str = typer.Argument(..., help="The source.")) -> None:
     """Refuse the source's write key from now on (trackers notice within a minute)."""
     from herald.tracking_sources import disable_source
 
-    with _store() as store:
+    with store_session() as store:
         disable_source(store, name)
     typer.echo(f"disabled {name}", err=True)
 
