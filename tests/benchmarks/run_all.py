@@ -25,8 +25,10 @@
 10. sender: a BENCH_SENDER_RECIPIENTS-recipient campaign (default 1,000,000) through
    `herald serve sender --workers 2` into Postfix's smtp-sink, beside a bare smtplib loop,
    and the launcher (sender.json, .md); needs smtp-sink (deploy/smtp-sink.sh ensure).
+11. render: MessageTemplate.render of a ~20 KB personalised e-mail for BENCH_RENDER_PROFILES
+   distinct profiles (default 10,000) on one core, beside plain Jinja2 (render.json, .md).
 BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,
-loader,sender runs a subset.
+loader,sender,render runs a subset.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 def main() -> None:
     every = (
         "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,loader,"
-        "sender"
+        "sender,render"
     )
     only = set(os.environ.get("BENCH_ONLY", every).split(","))
     RESULTS.mkdir(exist_ok=True)
@@ -107,6 +109,10 @@ def main() -> None:
         from tests.benchmarks.bench_sender import run_and_report as sender
 
         sender([])
+    if "render" in only:
+        from tests.benchmarks.bench_render import run_and_report as render
+
+        render([])
 
 
 def bench_pipeline() -> None:

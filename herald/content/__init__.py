@@ -1,0 +1,1 @@
+"""Message content: sandboxed templates, filters, SMS segments, validation and external data."""
