@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from herald.cli_campaigns import campaign_app, fragment_app, template_app
 from herald.cli_db import db_app
 from herald.cli_merges import unmerge as _unmerge  # noqa: F401 - registers `profile unmerge`
 from herald.cli_profiles import export_command, profile_app, unify_command
@@ -46,6 +47,9 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(dkim_app, name="dkim")
 app.add_typer(bounces_app, name="bounces")
+app.add_typer(template_app, name="template")
+app.add_typer(fragment_app, name="fragment")
+app.add_typer(campaign_app, name="campaign")
 app.command(name="unify")(unify_command)
 app.command(name="export")(export_command)
 REPO_ROOT = Path(__file__).resolve().parents[1]

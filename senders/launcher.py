@@ -74,8 +74,11 @@ def launch(
     *,
     chunk_size: int = CHUNK_SIZE,
     queued_events: bool = True,
+    max_recipients: int | None = None,
 ) -> LaunchResult:
-    """Enqueue the part of a run's snapshot not yet confirmed; returns the counts."""
+    """Enqueue the part of a run's snapshot not yet confirmed (at most `max_recipients` of
+    it, for runs metered by sending limits); returns the counts. The run is marked fully
+    enqueued once its last recipient is."""
     started = time.perf_counter()
     run = get_run(store, run_id)
     if not run.snapshot:
@@ -98,6 +101,7 @@ def launch(
     skip = run.enqueued
     enqueued = skip
     chunks = 0
+    stop = total if max_recipients is None else min(total, skip + max(0, max_recipients))
     try:
         connection = pika.BlockingConnection(pika.URLParameters(settings.broker))
     except AMQPError as exc:
@@ -111,6 +115,8 @@ def launch(
         declare_events_queues(channel, settings.events_queue)
         seen = 0
         for batch in snapshot.iter_batches(batch_size=READ_BATCH):
+            if enqueued >= stop:
+                break
             if seen + batch.num_rows <= skip:
                 seen += batch.num_rows
                 continue
@@ -118,6 +124,7 @@ def launch(
             if seen < skip:
                 rows = rows[skip - seen :]
             seen += batch.num_rows
+            rows = rows[: stop - enqueued]
             for start in range(0, len(rows), chunk_size):
                 part = rows[start : start + chunk_size]
                 recipients = [_recipient(row, column) for row in part]
@@ -129,11 +136,48 @@ def launch(
                 chunks += 1
                 if chunks % PROGRESS_EVERY_CHUNKS == 0:
                     record_enqueued(store, run.id, enqueued, finished=False)
-        record_enqueued(store, run.id, enqueued, finished=True)
+        record_enqueued(store, run.id, enqueued, finished=enqueued >= total)
     finally:
         if connection.is_open:
             connection.close()
     return LaunchResult(run.id, total, enqueued, chunks, skip, time.perf_counter() - started)
+
+
+def enqueue_recipients(
+    settings: Settings,
+    run: SendRunInfo,
+    rows: list[dict[str, Any]],
+    *,
+    step: str,
+    connection: pika.BlockingConnection | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Publish recipients (rows with profile_id, the address column and fields) to a
+    long-lived run (a trigger's): `step` is part of each idempotency key, so the same step
+    published again is never sent twice. Returns how many were confirmed queued."""
+    send_queues = SendQueues(settings.sends_queue)
+    own = connection is None
+    if connection is None:
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(settings.broker))
+        except AMQPError as exc:
+            raise LaunchError(
+                f"RabbitMQ at {_broker_host(settings)} is not reachable: {exc!r}"
+            ) from None
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        send_queues.declare(channel)
+        lane = send_queues.lane_of(run.kind)
+        for start in range(0, len(rows), chunk_size):
+            part = [dict(row) for row in rows[start : start + chunk_size]]
+            recipients = [_recipient(row, run.address_field) for row in part]
+            _publish(channel, lane, encode_chunk(SendChunk(run.id, recipients, step=step)))
+        channel.close()
+    finally:
+        if own and connection.is_open:
+            connection.close()
+    return len(rows)
 
 
 def _recipient(row: dict[str, Any], column: str) -> Recipient:

@@ -13,23 +13,30 @@ A run's spec (kept on the run in the store) says what to send:
      "feedback_id": "news",                # the campaign part of Feedback-ID
      "address_field": "email"}             # the snapshot column holding the address
 
-Personalisation sees the recipient's snapshot columns, `profile_id` and `address`.
+Campaign runs add `fragments` (the sources of the fragments the template includes, frozen
+at launch), `data` (external SQL and HTTP sources, herald/content/external.py), `locale` (of
+the filters), `variant` and `factors` (A/B/n and MVT).
+
+Personalisation sees the recipient's snapshot columns, `profile_id`, `address`, `variant`,
+`factors` and `data` (the external sources' values for this recipient).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from herald.content.external import ExternalData, ExternalDataError, parse_data_sources
 from herald.errors import HeraldError
 from herald.i18n import LANGUAGES, translate
 from herald.sending.runs import SendRunInfo
 from herald.sending.web_versions import VIEW_IN_BROWSER, web_version_path, write_web_version
 from herald.sending.wire import Recipient
-from herald.templates import MessageTemplate
+from herald.templates import MessageTemplate, MessageTemplateError
 from herald.tokens import MessageTokens, TokenError, TokenKeys, TrackingToken
 from senders.channel import OutboundMessage
 from senders.dkim import DkimSigner
@@ -87,6 +94,37 @@ class RunContext:
     address_field: str
     links: LinkPlan | None = None  # e-mail with tracking: the template's links
     checked_at: float = 0.0
+    locale: str | None = None
+    data: ExternalData | None = None  # the template's external sources, cached per run
+    extra: dict[str, Any] = field(default_factory=dict)  # variant, factors
+
+    def context(
+        self, recipient: Recipient, data: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What the template sees for a recipient."""
+        context = dict(recipient.fields)
+        context.update(self.extra)
+        context["profile_id"] = recipient.profile_id
+        context["address"] = recipient.address
+        if data is not None:
+            context["data"] = data
+        return context
+
+    def fetch_data(self, recipients: list[Recipient]) -> list[dict[str, Any] | str]:
+        """Each recipient's external data, or the reason it could not be fetched (blocking:
+        called in a thread, one chunk at a time)."""
+        assert self.data is not None
+        fetched: list[dict[str, Any] | str] = []
+        for recipient in recipients:
+            try:
+                fetched.append(self.data.fetch(self.context(recipient)))
+            except ExternalDataError as exc:
+                fetched.append(str(exc))
+        return fetched
+
+    def close(self) -> None:
+        if self.data is not None:
+            self.data.close()
 
     @property
     def id(self) -> str:
@@ -97,22 +135,45 @@ class RunContext:
         return self.info.channel
 
     @classmethod
-    def from_info(cls, info: SendRunInfo) -> RunContext:
+    def from_info(
+        cls, info: SendRunInfo, connection_url: Callable[[str], str] | None = None
+    ) -> RunContext:
+        """The run's template compiled (MessageTemplateError if it cannot be) and its data
+        sources ready (`connection_url` names the databases of SQL sources)."""
         spec = info.spec
         parts = dict(spec.get("template") or {})
         links = None
         html = parts.get("html")
         if info.channel == "email" and spec.get("tracking", True) and isinstance(html, str):
             parts["html"], links = LinkPlan.of(html)
+        data = None
+        if spec.get("data"):
+            try:
+                sources = parse_data_sources(spec["data"])
+            except ExternalDataError as exc:
+                raise MessageTemplateError(f"the template's data: {exc}") from None
+            data = ExternalData(sources, connection_url=connection_url or _no_connections)
+        extra: dict[str, Any] = {}
+        if spec.get("variant"):
+            extra["variant"] = spec["variant"]
+        if spec.get("factors"):
+            extra["factors"] = dict(spec["factors"])
         return cls(
             info=info,
-            template=MessageTemplate.from_spec(parts),
+            template=MessageTemplate.from_spec(parts, fragments=spec.get("fragments") or None),
             state=info.state,
             throttle_per_second=info.throttle_per_second,
             topic=info.topic,
             address_field=info.address_field,
             links=links,
+            locale=spec.get("locale"),
+            data=data,
+            extra=extra,
         )
+
+
+def _no_connections(name: str) -> str:
+    raise ExternalDataError(f"no data connection {name!r} is known to this sender")
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -131,12 +192,15 @@ class EmailBuilder:
     home: Path | None = None  # where web versions are written (HERALD_HOME)
 
     def build(
-        self, run: RunContext, recipient: Recipient, key: str, destination: str
+        self,
+        run: RunContext,
+        recipient: Recipient,
+        key: str,
+        destination: str,
+        data: Mapping[str, Any] | None = None,
     ) -> OutboundMessage:
-        context = dict(recipient.fields)
-        context["profile_id"] = recipient.profile_id
-        context["address"] = recipient.address
-        parts = run.template.render(context)
+        context = run.context(recipient, data)
+        parts = run.template.render(context, locale=run.locale)
         from_address = parts.get("from") or ""
         if "@" not in from_address:
             raise MessageBuildError("the template gives no From address")
@@ -238,12 +302,15 @@ class PartsBuilder:
     channel: str
 
     def build(
-        self, run: RunContext, recipient: Recipient, key: str, destination: str
+        self,
+        run: RunContext,
+        recipient: Recipient,
+        key: str,
+        destination: str,
+        data: Mapping[str, Any] | None = None,
     ) -> OutboundMessage:
-        context = dict(recipient.fields)
-        context["profile_id"] = recipient.profile_id
-        context["address"] = recipient.address
-        parts = run.template.render(context)
+        context = run.context(recipient, data)
+        parts = run.template.render(context, locale=run.locale)
         if self.channel == "webhook" and "body" not in parts:
             parts["body"] = {"profile_id": recipient.profile_id, "fields": recipient.fields}
         return OutboundMessage(

@@ -105,6 +105,8 @@ class Item:
     event: str | None = None
     attempt: int = 0
     wait: float = 0.0  # before delivery, for the rate limits
+    data: dict[str, Any] | None = None  # the template's external data for this recipient
+    data_error: str | None = None  # why it could not be fetched (the message fails)
 
 
 @dataclass
@@ -480,6 +482,15 @@ class SendWorker:
             keys = [item.key for item in granted]
             self._in_flight.update(keys)
             try:
+                if run.data is not None:  # external data, one thread hop per chunk
+                    fetched = await asyncio.to_thread(
+                        run.fetch_data, [item.recipient for item in granted]
+                    )
+                    for item, value in zip(granted, fetched, strict=True):
+                        if isinstance(value, str):
+                            item.data_error = value
+                        else:
+                            item.data = value
                 await asyncio.gather(*(self._deliver(run, chunk, item) for item in granted))
                 await self._finish(run, chunk, granted, lane)
             finally:
@@ -599,6 +610,10 @@ class SendWorker:
         limits = self.limits.for_rule(rule)
         if item.wait > 0:  # its place in the group's (and the run's) rate, taken before the claim
             await asyncio.sleep(item.wait)
+        if item.data_error is not None:  # never sent half-rendered
+            diagnostic = one_line(f"external data: {item.data_error}")
+            self._record(item, DeliveryResult("failed", diagnostic=diagnostic), rule)
+            return
         try:
             message = self._build(run, item)
         except (MessageTemplateError, EmailError, MessageBuildError, DkimError) as exc:
@@ -649,8 +664,10 @@ class SendWorker:
 
     def _build(self, run: RunContext, item: Item) -> OutboundMessage:
         if run.channel == "email":
-            return self.email.build(run, item.recipient, item.key, item.destination)
-        return PartsBuilder(run.channel).build(run, item.recipient, item.key, item.destination)
+            return self.email.build(run, item.recipient, item.key, item.destination, item.data)
+        return PartsBuilder(run.channel).build(
+            run, item.recipient, item.key, item.destination, item.data
+        )
 
     def _record(
         self,
@@ -927,13 +944,19 @@ class SendWorker:
         await self._finish_skipped(run, items)
 
     # --- runs --------------------------------------------------------------------------------
+    def _connection_url(self, name: str) -> str:
+        """The URL of a named data connection (templates' external SQL), from the store."""
+        from herald.campaigns.content import connection_url
+
+        return connection_url(self.store, name)
+
     def _run(self, run_id: str) -> RunContext | None:
         now = time.monotonic()
         found = self.runs.get(run_id)
         if found is None and len(self.runs) >= MAX_CACHED_RUNS:
             # runs not seen for a while (their chunks are done) leave the cache
             for stale in [r for r, c in self.runs.items() if now - c.checked_at > RUN_IDLE]:
-                self.runs.pop(stale)
+                self.runs.pop(stale).close()
                 self.run_limiters.pop(stale, None)
         if found is None:
             try:
@@ -941,7 +964,7 @@ class SendWorker:
             except UnknownSendRun:
                 return None
             try:
-                found = RunContext.from_info(info)
+                found = RunContext.from_info(info, self._connection_url)
             except MessageTemplateError as exc:
                 log.error("run %s has a template that does not compile: %s", run_id, exc)
                 raise

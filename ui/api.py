@@ -102,6 +102,7 @@ from herald.settings import Settings, load_settings
 from herald.store import ProfileDatabase, ProfileImport, create_store_engine, migrate, session_scope
 from herald.store.models import CHANNELS, SUBSCRIPTION_STATUSES
 from herald.warehouse.base import Warehouse
+from ui.campaigns_api import add_campaign_routes
 from ui.delivery_rules_api import add_delivery_rules_routes
 from ui.errors import APIError
 from ui.reports_api import add_report_routes
@@ -627,7 +628,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def api_error(request: Request, exc: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         language = language_of(request.headers.get("accept-language"))
-        return _error(exc.status, translate_reason(exc.message, language), headers)
+        response = _error(exc.status, translate_reason(exc.message, language), headers)
+        if exc.details:
+            response = JSONResponse(
+                {"error": translate_reason(exc.message, language), **exc.details},
+                status_code=exc.status,
+                headers=headers,
+            )
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -911,6 +919,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_report_routes(app, authorized, _card_warehouse)
     add_delivery_rules_routes(app, authorized)
     add_sending_routes(app, store, settings, authorized)
+    add_campaign_routes(app, store, settings, authorized)
     return app
 
 

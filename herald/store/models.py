@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -717,6 +718,12 @@ class SendRun(Base):
     throttle_per_second: Mapped[int | None] = mapped_column(
         Integer, comment="set: the run is sent at most this fast"
     )
+    campaign: Mapped[str | None] = mapped_column(String(63), comment="the campaign it sends")
+    launch_id: Mapped[str | None] = mapped_column(String(64), comment="the campaign launch")
+    variant: Mapped[str | None] = mapped_column(String(100), comment="A/B/n or MVT variant")
+    not_before: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="enqueued from this moment (scheduled, local time)"
+    )
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utc_now, server_default=func.now()
     )
@@ -801,3 +808,167 @@ class SenderWorker(Base):
 
     def __repr__(self) -> str:
         return f"SenderWorker({self.id!r})"
+
+
+CONTENT_KINDS = ("template", "fragment")
+
+
+class ContentItem(Base):
+    """A message template or a fragment (a header, a footer, a block that templates include
+    by name). Its documents are `content_versions`, never changed, only added."""
+
+    __tablename__ = "content_items"
+    __table_args__ = (
+        UniqueConstraint("kind", "name"),
+        CheckConstraint("kind in ('template', 'fragment')", name="content_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20), comment="template or fragment")
+    name: Mapped[str] = mapped_column(String(63), comment="a slug")
+    channel: Mapped[str | None] = mapped_column(String(20), comment="templates: the channel")
+    version: Mapped[int] = mapped_column(Integer, default=1, comment="the current version")
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"ContentItem({self.kind}, {self.name!r})"
+
+
+class ContentVersion(Base):
+    """One saved version of a template (parts, data sources, locale) or a fragment (source)."""
+
+    __tablename__ = "content_versions"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("content_items.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class DataConnection(Base):
+    """A named external database that templates query (`data: {x: {sql: {connection: ...}}}`).
+
+    `url` is a SQLAlchemy URL and may hold a password: show it only masked."""
+
+    __tablename__ = "data_connections"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+
+CAMPAIGN_KINDS = ("one_off", "regular", "triggered", "transactional")
+CAMPAIGN_STATES = ("draft", "scheduled", "active", "paused", "finished", "cancelled")
+
+
+class Campaign(Base):
+    """A campaign: what to send (a template, variants), to whom (segments less exclusions, or
+    a trigger, or API calls), when (once, a schedule) and within which limits. Its document
+    is the campaign file (herald.campaigns.definition); its runs are `campaign_launches`."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('one_off', 'regular', 'triggered', 'transactional')", name="campaign_kind"
+        ),
+        CheckConstraint(
+            "state in ('draft', 'scheduled', 'active', 'paused', 'finished', 'cancelled')",
+            name="campaign_state",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, comment="a slug")
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    next_launch_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="when the scheduler launches it next"
+    )
+    trigger_cursor: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="triggered: segment entries up to here are sent"
+    )
+    launches: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"Campaign({self.name!r}, {self.kind}, {self.state})"
+
+
+class CampaignLaunch(Base):
+    """One launch of a campaign: its audience frozen, its send runs (variants, time zones,
+    observers) and, for an A/B/n test, the winner and when it was chosen (`plan`)."""
+
+    __tablename__ = "campaign_launches"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        CheckConstraint(
+            "state in ('testing', 'sending', 'finished', 'paused', 'cancelled')",
+            name="launch_state",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        Identifier, ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recipients: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"CampaignLaunch({self.id!r}, {self.state})"
+
+
+class SendingLimit(Base):
+    """Limits on a sending domain (`domain:shop.example`) or a campaign (`campaign:news`):
+    messages per hour and per day, and a warm-up ramp (from `warmup_start` per day on
+    `warmup_from`, times `warmup_factor` each day, up to `warmup_cap`)."""
+
+    __tablename__ = "sending_limits"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    per_hour: Mapped[int | None] = mapped_column(BigInteger)
+    per_day: Mapped[int | None] = mapped_column(BigInteger)
+    warmup_start: Mapped[int | None] = mapped_column(BigInteger)
+    warmup_factor: Mapped[float | None] = mapped_column(Float)
+    warmup_cap: Mapped[int | None] = mapped_column(BigInteger)
+    warmup_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), comment="day 0 (UTC)")
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=func.now()
+    )
+
+
+class SendingQuotaUse(Base):
+    """Messages enqueued within a limit's window (an hour or a UTC day), counted before they
+    are enqueued, so a restart can never send past a limit."""
+
+    __tablename__ = "sending_quota_use"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True, comment="hour or day")
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -65,6 +65,13 @@ STORE_TABLES = {
     "send_log",
     "suppressed_addresses",
     "sender_workers",
+    "content_items",
+    "content_versions",
+    "data_connections",
+    "campaigns",
+    "campaign_launches",
+    "sending_limits",
+    "sending_quota_use",
 }
 
 

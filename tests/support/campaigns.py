@@ -1,0 +1,153 @@
+"""A shop for campaign tests: profiles imported and unified, segments computed (by `herald`
+subprocesses, as a user would), a receiving SMTP server, queues of its own on the real
+RabbitMQ, and in-process access to the scheduler and a worker.
+
+    shop = CampaignShop.create(tmp_path, sink)
+    shop.segment("gold", "{field: level, op: equals, value: gold}")
+    shop.template("news", NEWS_TEMPLATE)
+    shop.campaign({"name": "news", "template": "news", "audience": {"segments": ["gold"]}})
+    shop.herald("campaign", "launch", "news")
+    shop.work_until_idle()                 # an in-process worker drains the queues
+    sink.by_recipient()
+
+Clients are `c<n>` with `user<n>@example.com` (the sink accepts every test domain).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine
+
+from herald.settings import Settings
+from herald.store import create_store_engine, migrate
+from tests.support.cli import run_herald
+from tests.support.sending import BROKER, TRACKING_KEYS, MailSink, SendingHome, rules_text
+
+SCHEMA = """\
+database: shop
+title: Shop
+fields:
+  - {name: email, type: string, identifier: email}
+  - {name: given_name, type: string, match: given_name}
+  - {name: city, type: string}
+  - {name: level, type: enum, values: [bronze, silver, gold], default: bronze}
+  - {name: bonus_points, type: integer, default: 0}
+  - {name: timezone, type: string}
+  - {name: language, type: string}
+"""
+ZONES = ["Europe/Moscow", "Asia/Vladivostok", "Europe/London"]
+LEVELS = ["gold", "silver", "bronze"]
+
+
+def clients_csv(count: int) -> str:
+    lines = ["id,email,given_name,city,level,bonus_points,timezone,language"]
+    for n in range(1, count + 1):
+        lines.append(
+            f"c{n},user{n}@example.com,Name{n},City{n % 4},{LEVELS[n % 3]},{n * 10},"
+            f"{ZONES[(n // 3) % 3]},{'ru' if n % 2 else 'en'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def profile(key: str) -> str:
+    return f"p_shop:clients.csv:{key}"
+
+
+@dataclass
+class CampaignShop:
+    folder: Path
+    sending: SendingHome
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, folder: Path, sink: MailSink, *, clients: int = 30) -> CampaignShop:
+        home = folder / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        tag = uuid.uuid4().hex[:10]
+        env = {
+            "HERALD_SENDS_QUEUE": f"sends_test_{tag}",
+            "HERALD_EVENTS_QUEUE": f"events_test_{tag}",
+            "HERALD_BROKER": BROKER,
+            "HERALD_TRACKING_KEYS": TRACKING_KEYS,
+            "HERALD_TRACKING_URL": "http://127.0.0.1:8090",
+            "HERALD_SENDER_HELO": "sender.test",
+            "HERALD_SENDER_BUSY_RETRY_SECONDS": "2",
+        }
+        (home / "delivery-rules.yml").write_text(
+            rules_text(sink.port, ["example.com", "example.org"], first_retry="1s", max_age="30s")
+        )
+        settings = Settings(
+            home=home,
+            broker=BROKER,
+            sends_queue=env["HERALD_SENDS_QUEUE"],
+            events_queue=env["HERALD_EVENTS_QUEUE"],
+            tracking_keys=TRACKING_KEYS,
+            tracking_url=env["HERALD_TRACKING_URL"],
+            sender_helo="sender.test",
+            sender_busy_retry_seconds=2,
+        )
+        migrate(settings.database_url)
+        store = create_store_engine(settings.database_url)
+        full_env = {**os.environ, "HERALD_HOME": str(home), **env}
+        sending = SendingHome(home, settings, store, full_env, ["example.com", "example.org"], {})
+        shop = cls(folder, sending, env)
+        (folder / "schema.yml").write_text(SCHEMA)
+        (folder / "clients.csv").write_text(clients_csv(clients))
+        shop.ok("db", "apply", "--schema", str(folder / "schema.yml"), output=False)
+        shop.ok("import", str(folder / "clients.csv"), "--db", "shop", "--key", "id")
+        shop.ok("unify", "--db", "shop")
+        return shop
+
+    @property
+    def settings(self) -> Settings:
+        return self.sending.settings
+
+    @property
+    def store(self) -> Engine:
+        return self.sending.store
+
+    @property
+    def home(self) -> Path:
+        return self.sending.home
+
+    def herald(self, *args: str) -> Any:
+        return run_herald(list(args), self.home, env=self.env)
+
+    def ok(self, *args: str, output: bool = True) -> Any:
+        done = self.herald(*args)
+        assert done.returncode == 0, done.stderr + done.stdout
+        return json.loads(done.stdout) if output else done.stdout
+
+    def write(self, name: str, content: Any) -> str:
+        path = self.folder / name
+        path.write_text(
+            content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+        )
+        return str(path)
+
+    def segment(self, name: str, where: str) -> None:
+        path = self.write(f"{name}.segment.yml", f"name: {name}\ndatabase: shop\nwhere: {where}\n")
+        self.ok("segment", "create", "--file", path)
+
+    def template(self, name: str, document: dict[str, Any]) -> Any:
+        path = self.write(f"{name}.template.yml", {"name": name, **document})
+        return self.ok("template", "create", "--file", path)
+
+    def campaign(self, document: dict[str, Any]) -> Any:
+        definition = {"channel": "email", "database": "shop", **document}
+        path = self.write(f"{document['name']}.campaign.yml", definition)
+        return self.ok("campaign", "create", "--file", path)
+
+    def work_until_idle(self, **options: Any) -> Any:
+        return self.sending.work_until_idle(**options)
+
+    def close(self) -> None:
+        self.sending.delete_queues()
+        self.store.dispose()
