@@ -63,10 +63,12 @@ def validate_document(
     fragments: dict[str, str] = {}
     try:
         fragments = resolve_fragments(store, parts)
-    except (ContentError, HeraldError) as exc:
+    except ContentError as exc:  # a missing fragment (validate_template says where)
         problems.append(
             {"part": "fragments", "line": None, "message": str(exc), "severity": "error"}
         )
+    except HeraldError:  # a part that does not parse: validate_template gives its line
+        pass
     fields = _schema_fields(store, database) if database else None
     for problem in validate_template(
         parts,
