@@ -357,13 +357,15 @@ def test_a_campaign_limit_per_hour_meters_the_run(shop: CampaignShop) -> None:
     assert next_hour.enqueued[run.id] == 4
 
 
-# --- regular ----------------------------------------------------------------------------------
+# --- regular and triggered ----------------------------------------------------------------
 
 
-def test_a_regular_campaign_launches_on_schedule_with_a_fresh_snapshot(
-    shop: CampaignShop, sink: MailSink
-) -> None:
+@pytest.fixture(scope="module")
+def newcomers(shop: CampaignShop) -> dict[str, Any]:
+    """A regular campaign launched once and a triggered one activated; then two clients
+    arrive (one import, one unification, one refresh of both segments)."""
     shop.segment("regulars", "{field: bonus_points, op: at_least, value: 280}")
+    shop.segment("big-spenders", "{field: bonus_points, op: at_least, value: 5000}")
     shop.campaign(
         {
             "name": "weekly",
@@ -373,42 +375,6 @@ def test_a_regular_campaign_launches_on_schedule_with_a_fresh_snapshot(
             "schedule": {"cron": "0 9 * * *"},
         }
     )
-    activated = shop.ok("campaign", "launch", "weekly")
-    first_at = datetime.fromisoformat(activated["next_launch_at"])
-
-    tick(shop.settings, shop.store, now=first_at + timedelta(seconds=5))
-    shop.work_until_idle()
-    shop.write(
-        "more.csv", "id,email,given_name,level,bonus_points\nc99,user99@example.com,New,gold,999\n"
-    )
-    shop.ok("import", str(shop.folder / "more.csv"), "--db", "shop", "--key", "id")
-    shop.ok("unify", "--db", "shop")
-    shop.ok("segment", "refresh", "regulars", "--inputs")
-    second = tick(shop.settings, shop.store, now=first_at + timedelta(days=1, seconds=5))
-    shop.work_until_idle()
-
-    launches = sorted(campaign_launches(shop.store, "weekly"), key=lambda item: item.number)
-    first_runs = launch_runs(shop.store, [launches[0].id])
-    second_runs = launch_runs(shop.store, [launches[1].id])
-    assert second.launched == [launches[1].id]
-    assert launches[0].recipients == 3  # c28, c29, c30
-    assert launches[1].recipients == 4
-    assert "user99@example.com" not in {
-        m.recipients[0] for m in received(sink, [r.id for r in first_runs])
-    }
-    assert "user99@example.com" in {
-        m.recipients[0] for m in received(sink, [r.id for r in second_runs])
-    }
-    assert get_campaign(shop.store, "weekly").next_launch_at == first_at + timedelta(days=2)
-
-
-# --- triggered --------------------------------------------------------------------------------
-
-
-def test_a_trigger_sends_once_to_each_profile_entering_its_segment(
-    shop: CampaignShop, sink: MailSink
-) -> None:
-    shop.segment("big-spenders", "{field: bonus_points, op: at_least, value: 5000}")
     shop.campaign(
         {
             "name": "welcome-big",
@@ -417,14 +383,25 @@ def test_a_trigger_sends_once_to_each_profile_entering_its_segment(
             "trigger": {"segment": "big-spenders"},
         }
     )
+    activated = shop.ok("campaign", "launch", "weekly")
+    first_at = datetime.fromisoformat(activated["next_launch_at"])
+    tick(shop.settings, shop.store, now=first_at + timedelta(seconds=5))
     shop.ok("campaign", "launch", "welcome-big")
     shop.write(
-        "big.csv", "id,email,given_name,level,bonus_points\nc77,user77@example.com,Big,gold,9000\n"
+        "more.csv",
+        "id,email,given_name,level,bonus_points\n"
+        "c99,user99@example.com,New,gold,999\n"
+        "c77,user77@example.com,Big,gold,9000\n",
     )
-    shop.ok("import", str(shop.folder / "big.csv"), "--db", "shop", "--key", "id")
+    shop.ok("import", str(shop.folder / "more.csv"), "--db", "shop", "--key", "id")
     shop.ok("unify", "--db", "shop")
-    shop.ok("segment", "refresh", "big-spenders", "--inputs")
+    shop.ok("segment", "refresh", "regulars", "big-spenders", "--inputs")
+    return {"first_at": first_at}
 
+
+def test_a_trigger_sends_once_to_each_profile_entering_its_segment(
+    shop: CampaignShop, sink: MailSink, newcomers: dict[str, Any]
+) -> None:
     first = tick(shop.settings, shop.store, now=datetime.now(UTC) + timedelta(seconds=1))
     second = tick(shop.settings, shop.store, now=datetime.now(UTC) + timedelta(seconds=2))
     shop.work_until_idle()
@@ -434,6 +411,25 @@ def test_a_trigger_sends_once_to_each_profile_entering_its_segment(
     assert first.triggered == {"welcome-big": 1}
     assert second.triggered == {"welcome-big": 0}
     assert [m.recipients[0] for m in mails] == ["user77@example.com"]
+
+
+def test_a_regular_campaign_launches_on_schedule_with_a_fresh_snapshot(
+    shop: CampaignShop, sink: MailSink, newcomers: dict[str, Any]
+) -> None:
+    first_at = newcomers["first_at"]
+
+    second = tick(shop.settings, shop.store, now=first_at + timedelta(days=1, seconds=5))
+    shop.work_until_idle()
+
+    launches = sorted(campaign_launches(shop.store, "weekly"), key=lambda item: item.number)
+    first_runs = launch_runs(shop.store, [launches[0].id])
+    second_runs = launch_runs(shop.store, [launches[1].id])
+    first_to = {m.recipients[0] for m in received(sink, [r.id for r in first_runs])}
+    second_to = {m.recipients[0] for m in received(sink, [r.id for r in second_runs])}
+    assert second.launched == [launches[1].id]
+    assert first_to == addresses([28, 29, 30])
+    assert second_to == addresses([28, 29, 30, 77, 99])
+    assert get_campaign(shop.store, "weekly").next_launch_at == first_at + timedelta(days=2)
 
 
 # --- pause, resume, cancel, status, calendar ---------------------------------------------------
