@@ -27,9 +27,20 @@ Fragments are named sources a part uses with `{% include "footer" %}`,
 sandbox; a fragment named by a part but not given is an error when the template is compiled.
 
 When an e-mail has HTML and no text part, a text template is derived once from the HTML
-template (inscriptis, Jinja expressions kept), and so are the fragments it includes, so a
-text part costs one more render per recipient rather than an HTML-to-text conversion per
-recipient.
+template (inscriptis lays it out, every Jinja statement kept in its place: a statement
+between table rows becomes a row of its own), and so are the fragments it includes
+(`text_template_from_html`). The text part is then, cheapest first:
+
+- written by the HTML template itself in the same pass (each `{{ ... }}` evaluated once,
+  escaped for the HTML, as is for the text), when the derived template has the HTML's
+  statements in order and the template uses only `for`, `if`, `set` and `include` and no
+  filter making HTML values (`safe`, `e`, `tojson`, ...); a recipient whose data holds an
+  HTML value (a Markup) gets the text template rendered instead;
+- else the derived text template, rendered after the HTML (macros, imports, ...);
+- else, when the layout would move a tag out of its place (`{% raw %}`, a block split
+  across an attribute and text), each recipient's rendered HTML converted (`html_to_text`).
+
+An HTML value in the text (`{{ note|safe }}`) is written as its text, not as markup.
 
 Checking a template before it is saved, with line numbers, is herald.content.validation.
 """
@@ -52,7 +63,10 @@ from herald.content.sandbox import (
     RenderLimitError,
     RenderLimits,
     TemplateSandbox,
-    render_limited,
+    TextPairing,
+    TextSink,
+    output_children,
+    render_in_context,
 )
 from herald.errors import HeraldError
 
@@ -94,6 +108,8 @@ class MessageTemplate:
     fragments: dict[str, str] = field(default_factory=dict)
     limits: RenderLimits = field(default_factory=RenderLimits)
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+    _globals: dict[str, Any] = field(default_factory=dict, repr=False)
+    _paired: bool = field(default=False, repr=False)  # the html part writes the text part
 
     @classmethod
     def from_spec(
@@ -119,7 +135,13 @@ class MessageTemplate:
         template._compile()
         return template
 
-    def _environment(self, autoescape: bool, fragments: Mapping[str, str]) -> TemplateSandbox:
+    def _environment(
+        self,
+        autoescape: bool,
+        fragments: Mapping[str, str],
+        pairings: Mapping[str, TextPairing] | None = None,
+        derived: bool = False,
+    ) -> TemplateSandbox:
         return TemplateSandbox(
             autoescape=autoescape,
             strict=self.strict,
@@ -127,10 +149,15 @@ class MessageTemplate:
             fragments=fragments,
             filters=FILTERS,
             functions=FUNCTIONS,
+            text_pairings=pairings,
+            html_as_text=_inline_text if derived else None,
         )
 
     def _compile(self) -> None:
         plain = self._environment(False, self.fragments)
+        # every environment here has the same globals: a render copies them with the
+        # recipient's fields once, into one Jinja context all parts share
+        self._globals = dict(plain.globals)
         name = ""
         try:
             for name in TEXT_PARTS:
@@ -143,19 +170,74 @@ class MessageTemplate:
                 html_env = self._environment(True, self.fragments)
                 self._compiled["html"] = self._compile_part(html_env, name, html)
                 if not isinstance(self.spec.get("text"), str):
-                    name = "text (derived from html)"
-                    derived = {
-                        key: text_template_from_html(src) for key, src in self.fragments.items()
-                    }
-                    text_env = self._environment(False, derived) if derived else plain
-                    self._compiled["text"] = self._compile_part(
-                        text_env, name, text_template_from_html(html)
-                    )
+                    self._compile_derived_text(html, html_env)
             for name in TREE_PARTS:
                 if name in self.spec:
                     self._compiled[name] = self._compile_tree(plain, name, self.spec[name])
         except TemplateError as exc:
             raise MessageTemplateError(_compile_message(name, exc)) from None
+
+    def _compile_derived_text(self, html: str, html_env: TemplateSandbox) -> None:
+        """The text part of an e-mail without one, in the cheapest form that is correct:
+
+        1. paired: the HTML template writes the text beside its output in the same pass
+           (every `{{ ... }}` evaluated once), when the derived text template has the
+           HTML's statements in the same order and uses nothing that makes HTML values;
+        2. template: the text template derived from the HTML, rendered after it;
+        3. converted: each recipient's rendered HTML through inscriptis, when the layout
+           would move a Jinja tag out of its place (`{% raw %}`, a block split between an
+           attribute and the text) or the derived template does not compile.
+        """
+        name = "text (derived from html)"
+        if type(self._compiled["html"]) is _Constant:
+            self._compiled["text"] = _Constant(html_to_text(html))
+            return
+        sources = self._html_sources(html)
+        derivations = {key: _derive_text(source) for key, source in sources.items()}
+        if any(derivation.template is None for derivation in derivations.values()):
+            self._compiled["text"] = _CONVERTED
+            return
+        derived = {
+            key: derivation.template
+            for key, derivation in derivations.items()
+            if key is not None and derivation.template is not None
+        }
+        text_env = self._environment(False, derived, derived=True)
+        template = derivations[None].template
+        assert template is not None
+        try:
+            self._compiled["text"] = self._compile_part(text_env, name, template)
+        except (TemplateError, MessageTemplateError):
+            self._compiled["text"] = _CONVERTED
+            return
+        pairings = {}
+        for key, derivation in derivations.items():
+            pairing = derivation.pairing(html_env, sources[key])
+            if pairing is None:
+                return
+            pairings[sources[key]] = pairing
+        paired_env = self._environment(True, self.fragments, pairings)
+        try:
+            self._compiled["html"] = self._compile_part(paired_env, "html", html)
+        except TemplateError:  # pragma: no cover  (the pairing was checked against the tree)
+            return
+        self._paired = True
+
+    def _html_sources(self, html: str) -> dict[str | None, str]:
+        """The HTML part (key None) and every fragment it uses, through fragments; a name
+        computed at render time could be any fragment, so then all of them."""
+        env = Environment()
+        sources: dict[str | None, str] = {None: html}
+        pending = [html]
+        while pending:
+            for name in meta.find_referenced_templates(env.parse(pending.pop())):
+                if name is None:
+                    sources.update(self.fragments)
+                    return sources
+                if name not in sources and name in self.fragments:
+                    sources[name] = self.fragments[name]
+                    pending.append(self.fragments[name])
+        return sources
 
     def _compile_part(self, env: TemplateSandbox, part: str, source: str) -> Any:
         if not ("{{" in source or "{%" in source or "{#" in source):
@@ -198,16 +280,32 @@ class MessageTemplate:
         limits = self.limits
         budget = RenderBudget(limits, locale_for(context.get("language"), locale))
         token = _BUDGET.set(budget)
+        variables = {**self._globals, **context}
+        paired_text: str | None = None
         name = ""
         try:
             for name, compiled in self._compiled.items():
                 if name in TREE_PARTS:
-                    parts[name] = _render_tree(compiled, context, limits.output_chars)
+                    parts[name] = _render_tree(self, compiled, variables, limits.output_chars)
                     continue
                 if type(compiled) is _Constant:
                     value = str(compiled)
+                elif name == "html" and self._paired:
+                    budget.text = sink = TextSink()
+                    value = render_in_context(
+                        compiled, self._context(compiled, variables), limits.output_chars
+                    )
+                    budget.text = None
+                    if not sink.refused:
+                        paired_text = "".join(sink)
+                elif name == "text" and paired_text is not None:
+                    value = paired_text
+                elif compiled is _CONVERTED:
+                    value = html_to_text(parts["html"])
                 else:
-                    value = render_limited(compiled, context, limits.output_chars)
+                    value = render_in_context(
+                        compiled, self._context(compiled, variables), limits.output_chars
+                    )
                 parts[name] = value.strip() if name in TEXT_PARTS and name != "text" else value
         except MessageTemplateError:
             raise
@@ -227,6 +325,15 @@ class MessageTemplate:
         finally:
             _BUDGET.reset(token)
         return parts
+
+    def _context(self, compiled: Any, variables: dict[str, Any]) -> Any:
+        """A part's Jinja context over the render's shared variables: what
+        `compiled.new_context(variables, shared=True)` makes, without copying the
+        template's globals (a ChainMap, slow to walk) into a set for every part."""
+        environment = compiled.environment
+        return environment.context_class(
+            environment, variables, compiled.name, compiled.blocks, globals=self._globals
+        )
 
 
 def referenced_fragments(
@@ -274,21 +381,252 @@ def _compile_message(part: str, exc: TemplateError) -> str:
 
 def text_template_from_html(html: str) -> str:
     """A plain-text template from an HTML template: inscriptis lays out the text, with each
-    Jinja expression or statement kept whole in its place."""
+    Jinja statement kept whole in its place, and each expression whose value shows.
+
+    A statement between table rows or cells is laid out as a row or cell of its own, so it
+    stays where it is. When the layout would still move a tag out of its place (the
+    derived template would then fail or be wrong), MessageTemplateError: such an e-mail's
+    text part is converted from each recipient's rendered HTML instead."""
+    template = _derive_text(html).template
+    if template is None:
+        raise MessageTemplateError(
+            "the text part cannot be derived from this HTML template with every Jinja tag in "
+            "its place; convert each rendered HTML instead (html_to_text)"
+        )
+    return template
+
+
+def html_to_text(html: str) -> str:
+    """Rendered HTML as plain text, laid out the way derived text templates are."""
     from inscriptis import get_text
 
-    pieces: list[str] = []
+    return _tidy_text(get_text(html))
 
-    def hold(match: re.Match[str]) -> str:
-        pieces.append(match.group(0))
-        return f"HERALDJINJA{len(pieces) - 1}Z"
 
-    held = _JINJA.sub(hold, html)
+def _inline_text(html: str) -> str:
+    """An HTML value written in a text part (`{{ note|safe }}`): its text, without the
+    line break inscriptis ends a document with."""
+    return html_to_text(html).rstrip("\n") if html.strip() else html
+
+
+def _tidy_text(text: str) -> str:
     # inscriptis pads table cells to line them up: trailing spaces and runs of blank lines
     # would be most of the text part's bytes, so they go.
-    text = "\n".join(line.rstrip() for line in get_text(held).splitlines())
-    text = _BLANK_LINES.sub("\n\n", text)
-    return re.sub(r"HERALDJINJA(\d+)Z", lambda m: pieces[int(m.group(1))], text).strip() + "\n"
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+
+
+_MARK = re.compile(r"HERALDJINJA(\d+)Z")
+_HTML_TAG = re.compile(r"<!--.*?-->|<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>", re.DOTALL)
+_ROW_GROUPS = frozenset({"table", "thead", "tbody", "tfoot"})
+_TABLE_PARTS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption"})
+_STATEMENT = re.compile(r"{%[-+]?\s*(\w*)")
+_OPENERS = frozenset(
+    {"for", "if", "macro", "call", "filter", "block", "with", "autoescape", "trans"}
+)
+_MIDDLES = frozenset({"else", "elif", "pluralize"})
+# what a paired HTML template may use: statements that write no buffered output, and no
+# filter that makes an HTML value (its text would not be the value itself)
+_PAIRABLE = frozenset({"for", "endfor", "if", "elif", "else", "endif", "set", "include"})
+_HTML_VALUES = re.compile(r"\|\s*(safe|e|escape|forceescape|tojson|urlize|xmlattr)\b")
+_WHITESPACE_CONTROL = re.compile(r"{[{%][-+]|[-+][}%]}|{#")
+
+
+@dataclass
+class _Derivation:
+    """A text template derived from an HTML template, tag by tag.
+
+    `tags` and `gaps` are the HTML split at its Jinja tags (`gaps[i]` comes before
+    `tags[i]`, the last gap after the last tag); `items` is the derived template in order,
+    text runs (str) and tags (their index); `shown` the tags present in the laid-out
+    text. `template` is None when the layout moved a tag out of its place."""
+
+    tags: list[str]
+    gaps: list[str]
+    items: list[str | int]
+    shown: set[int]
+    template: str | None
+
+    def pairing(self, html_env: TemplateSandbox, source: str) -> TextPairing | None:
+        """The text each static run of the HTML writes when the HTML template writes its
+        text itself, or None when that would not be the derived template's text."""
+        if self.template is None or _WHITESPACE_CONTROL.search(source):
+            return None
+        for tag in self.tags:
+            keyword = _keyword(tag)
+            if keyword is None:
+                if _HTML_VALUES.search(tag):
+                    return None
+            elif keyword not in _PAIRABLE or (keyword == "set" and "=" not in tag):
+                return None
+        # each text run goes to the first static run after the tag it follows in the
+        # derived template, past only hidden expressions and `set`s (they write nothing)
+        after_gap = [""] * len(self.gaps)
+        at = 0  # the gap the next text run belongs to
+        for item in self.items:
+            if isinstance(item, int):
+                at = item + 1
+                continue
+            if not item:
+                continue
+            gap = at
+            while not self.gaps[gap]:
+                if gap >= len(self.tags):
+                    return None
+                tag = self.tags[gap]
+                if gap in self.shown or not (_keyword(tag) is None or _keyword(tag) == "set"):
+                    return None  # two tags side by side with text between them in the text
+                gap += 1
+            after_gap[gap] += item
+        tree = html_env.parse(source)
+        data, outputs = output_children(tree)
+        runs = [gap for gap in self.gaps if gap]
+        expressions = [i for i, tag in enumerate(self.tags) if tag.startswith("{{")]
+        if [node.data for node in data] != runs or len(outputs) != len(expressions):
+            return None  # Jinja split the source otherwise (a `{{` inside a string, ...)
+        return TextPairing(
+            after_data=tuple(after_gap[i] for i, gap in enumerate(self.gaps) if gap),
+            shown=tuple(i in self.shown for i in expressions),
+        )
+
+
+def _keyword(tag: str) -> str | None:
+    """A statement's keyword ('for', 'endfor', ...); None for an expression."""
+    match = _STATEMENT.match(tag)
+    return match.group(1) if match else None
+
+
+def _derive_text(html: str) -> _Derivation:
+    from inscriptis import get_text
+
+    split = _JINJA.split(html)
+    gaps, tags = split[0::2], split[1::2]
+    held = "".join(
+        gap + (f"HERALDJINJA{i}Z" if i < len(tags) else "") for i, gap in enumerate(gaps)
+    )
+    laid_out = _MARK.split(_own_lines(_tidy_text(get_text(_keep_in_tables(held))), tags))
+    texts, order = laid_out[0::2], [int(index) for index in laid_out[1::2]]
+    derivation = _Derivation(tags, gaps, [], set(order), None)
+    if (
+        order != sorted(set(order))
+        or not _blocks_kept_whole(tags, derivation.shown)
+        or _MARK.search(html)  # the HTML's own text looks like a mark: nothing to trust
+    ):
+        return derivation
+    # a statement the layout dropped (in a <head>, an attribute, a comment) still runs:
+    # it goes back before the next tag shown; an expression dropped is not seen in the text
+    items: list[str | int] = []
+    previous = -1
+    for text, index in zip(texts, [*order, len(tags)], strict=True):
+        items.append(text)
+        items.extend(
+            hidden for hidden in range(previous + 1, index) if _keyword(tags[hidden]) is not None
+        )
+        if index < len(tags):
+            items.append(index)
+        previous = index
+    derivation.items = items
+    derivation.template = "".join(item if isinstance(item, str) else tags[item] for item in items)
+    return derivation
+
+
+_MARKS_LINE = re.compile(r"^[ \t]*((?:HERALDJINJA\d+Z)+)[ \t]*\n", re.MULTILINE)
+
+
+def _own_lines(text: str, tags: list[str]) -> str:
+    """Statements alone on their line take no line in the text (as Jinja's `trim_blocks`
+    and `lstrip_blocks` would have it): a loop over table rows writes one line per row."""
+
+    def trim(match: re.Match[str]) -> str:
+        marks = match.group(1)
+        if all(_keyword(tags[int(index)]) is not None for index in _MARK.findall(marks)):
+            return marks
+        return match.group(0)
+
+    return _MARKS_LINE.sub(trim, text)
+
+
+def _blocks_kept_whole(tags: list[str], shown: set[int]) -> bool:
+    """Every block ({% for %} ... {% endfor %}, ...) is in the text with all its tags, or
+    is not there at all, nor anything inside it; a `{% raw %}` block is never kept."""
+    stack: list[tuple[int, list[int]]] = []
+    for index, tag in enumerate(tags):
+        keyword = _keyword(tag)
+        if keyword is None:
+            continue
+        if keyword == "raw":
+            return False
+        if keyword in _OPENERS or (keyword == "set" and "=" not in tag):
+            stack.append((index, [index]))
+        elif keyword in _MIDDLES:
+            if not stack:
+                return False
+            stack[-1][1].append(index)
+        elif keyword.startswith("end"):
+            if not stack:
+                return False
+            opener, members = stack.pop()
+            members.append(index)
+            present = [member in shown for member in members]
+            if any(present) and not all(present):
+                return False
+            if not any(present) and any(i in shown for i in range(opener, index + 1)):
+                return False
+    return not stack
+
+
+def _keep_in_tables(held: str) -> str:
+    """The HTML with every Jinja tag that sits between table rows made a row of its own,
+    and every one between the cells of a row a cell of its own, so the layout keeps it
+    in place (inscriptis lays out only cells)."""
+    pieces: list[str] = []
+    stack: list[str] = []  # the open table elements, innermost last
+    at = 0
+    for match in _HTML_TAG.finditer(held):
+        pieces.append(_in_table(held[at : match.start()], stack))
+        closing, name = match.group(1), (match.group(2) or "").lower()
+        if name in ("tr", "td", "th") and not closing and "table" not in stack:
+            # a fragment of a table (rows a part includes): laid out as in its table
+            pieces.append("<table>" if name == "tr" else "<table><tr>")
+            stack.append("table")
+        pieces.append(match.group(0))
+        at = match.end()
+        if name not in _TABLE_PARTS:
+            continue
+        if closing:
+            if name in stack:
+                while stack.pop() != name:
+                    pass
+            continue
+        if name in ("thead", "tbody", "tfoot"):
+            while stack and stack[-1] != "table":
+                stack.pop()
+        elif name == "tr":
+            while stack and stack[-1] in ("td", "th", "tr", "caption"):
+                stack.pop()
+        elif name in ("td", "th"):
+            while stack and stack[-1] in ("td", "th"):
+                stack.pop()
+        stack.append(name)
+    pieces.append(_in_table(held[at:], stack))
+    return "".join(pieces)
+
+
+def _in_table(text: str, stack: list[str]) -> str:
+    if not stack or not _MARK.search(text):
+        return text
+    if stack[-1] in _ROW_GROUPS:
+        return f'<tr><td colspan="99">{text}</td></tr>'
+    if stack[-1] == "tr":
+        return f"<td>{text}</td>"
+    return text
+
+
+class _Converted:
+    """The text part converted from each recipient's rendered HTML."""
+
+
+_CONVERTED = _Converted()
 
 
 class _Constant(str):
@@ -300,13 +638,18 @@ class _Constant(str):
         return str(self)
 
 
-def _render_tree(value: Any, context: Mapping[str, Any], output_chars: int) -> Any:
+def _render_tree(
+    template: MessageTemplate, value: Any, variables: dict[str, Any], output_chars: int
+) -> Any:
     if isinstance(value, list):
-        return [_render_tree(item, context, output_chars) for item in value]
+        return [_render_tree(template, item, variables, output_chars) for item in value]
     if isinstance(value, dict):
-        return {key: _render_tree(item, context, output_chars) for key, item in value.items()}
+        return {
+            key: _render_tree(template, item, variables, output_chars)
+            for key, item in value.items()
+        }
     if type(value) is _Constant:
         return str(value)
     if hasattr(value, "root_render_func"):
-        return render_limited(value, context, output_chars)
+        return render_in_context(value, template._context(value, variables), output_chars)
     return value

@@ -206,8 +206,10 @@ def activate_campaign(
     cursor = None
     if definition.kind == "triggered":
         assert definition.trigger is not None
-        cursor = EPOCH if definition.trigger.include_existing else now
-        cursor = campaign.trigger_cursor if campaign.state == "paused" else cursor
+        # launched again (a new template, after a pause): entries since the last one sent
+        # are still to come; the first time, from now (or all members with include_existing)
+        first = EPOCH if definition.trigger.include_existing else now
+        cursor = campaign.trigger_cursor or first
     set_campaign_state(store, name, "active", trigger_cursor=cursor)
     return {"campaign": name, "state": "active", "launch": launched.public()}
 

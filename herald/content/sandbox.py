@@ -14,7 +14,7 @@ What is refused, and how:
   `range.__self__`, `"{0.__class__}".format(x)`) raises `SecurityError` instead of rendering
   as undefined, so the author learns the template is refused.
 - Time: at parse time every `{% for %}` iterable (and every `loop(...)` of a recursive loop)
-  is wrapped in a guard generator (the reserved global `__herald_loop__`; a template that
+  is wrapped in a guard generator (the reserved filter `__herald_loop__`; a template that
   names `__herald` is refused). The guard counts iterations into the render's budget and
   reads the clock every 256 of them; every call a template makes (macros, methods) counts
   too. Over the deadline or the iteration cap, `RenderLimitError`.
@@ -48,7 +48,7 @@ from typing import Any
 from jinja2 import DictLoader, StrictUndefined, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.defaults import DEFAULT_FILTERS
-from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateAssertionError, TemplateSyntaxError
 from jinja2.filters import (
     do_center,
     do_format,
@@ -58,6 +58,12 @@ from jinja2.filters import (
 )
 from jinja2.sandbox import SandboxedEnvironment, modifies_known_mutable
 from jinja2.utils import pass_eval_context
+from markupsafe import Markup, escape
+
+try:  # markupsafe's C escaper: text in, text out, without building a Markup
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # pragma: no cover  (markupsafe without its C extension)
+    from markupsafe._native import _escape_inner
 
 from herald.errors import HeraldError
 
@@ -87,13 +93,14 @@ class RenderLimitError(HeraldError):
 class RenderBudget:
     """One render's allowance: the deadline, iterations so far, and its locale."""
 
-    __slots__ = ("count", "deadline", "limits", "locale")
+    __slots__ = ("count", "deadline", "limits", "locale", "text")
 
     def __init__(self, limits: RenderLimits, locale: str = "en") -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.time_seconds
         self.count = 0
         self.locale = locale
+        self.text: TextSink | None = None  # where a paired HTML template writes its text
 
     def check(self) -> None:
         if self.count > self.limits.loop_iterations:
@@ -143,14 +150,79 @@ def _guard_loop(iterable: Iterable[Any]) -> Iterable[Any]:
     return budget.iterate(iterable)
 
 
+class TextSink(list[str]):
+    """The plain text a paired HTML template writes beside its output (see `TextPairing`).
+    `refused` is set when an output value was HTML (a Markup): its text is not the value
+    itself, so the caller renders the text template instead."""
+
+    __slots__ = ("refused",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+
+
+@dataclass(frozen=True)
+class TextPairing:
+    """How an HTML template writes its plain text while it renders, in one pass.
+
+    `after_data[k]` is the text written after the k-th static run (TemplateData node, in
+    document order) and `shown[k]` says whether the k-th `{{ ... }}` output is shown in the
+    text as well (its value, unescaped). Made by herald.templates from the text template
+    derived from the same source, whose statements are the HTML's, in the same order."""
+
+    after_data: tuple[str, ...]
+    shown: tuple[bool, ...]
+
+
+def paired_output(sink: list[str], value: Any) -> str:
+    """An autoescaped output that also writes its value to the text: the HTML gets
+    `escape_output(value)`, the text `str(value)`, what a text template computing the same
+    value writes. A value that is HTML (has `__html__`) refuses the pairing."""
+    kind = type(value)
+    if kind is str:
+        sink.append(value)
+        return _escape_inner(value)
+    if kind is int or kind is float:
+        text = str(value)
+        sink.append(text)
+        return text
+    if hasattr(value, "__html__"):
+        if isinstance(sink, TextSink):
+            sink.refused = True
+        return escape(value)
+    text = str(value)
+    sink.append(text)
+    return _escape_inner(text)
+
+
+def text_sink() -> list[str]:
+    """The running render's text sink; a throwaway list when no pairing was asked for."""
+    budget = _BUDGET.get()
+    if budget is None or budget.text is None:
+        return []
+    return budget.text
+
+
 def render_limited(template: Any, context: Mapping[str, Any], output_chars: int) -> str:
     """Render a compiled template, refusing an output over `output_chars` as it grows.
 
     The output is joined BATCH pieces at a time (in C) and measured per batch: a piece is
     itself size-checked where it is built, so at most BATCH pieces are held unchecked."""
+    return render_in_context(template, template.new_context(context), output_chars)
+
+
+def render_in_context(template: Any, jinja_context: Any, output_chars: int) -> str:
+    """`render_limited` with the template's Jinja context already made: several templates
+    can render from one shared `template.new_context(variables, shared=True)`, where
+    `variables` holds the environment's globals and the recipient's fields (Jinja writes
+    a template's own variables into each context's `vars`, never into the shared dict)."""
     total = 0
     pieces: list[str] = []
-    events = template.root_render_func(template.new_context(context))
+    events = template.root_render_func(jinja_context)
+    budget = _BUDGET.get()
+    text = budget.text if budget is not None else None
+    text_total = text_seen = 0
     while True:
         batch = "".join(islice(events, BATCH))
         if not batch:
@@ -160,12 +232,18 @@ def render_limited(template: Any, context: Mapping[str, Any], output_chars: int)
                 break
             batch = more
         total += len(batch)
+        if text is not None:  # a paired template's text grows with its HTML: measured too
+            text_total += sum(map(len, text[text_seen:]))
+            text_seen = len(text)
+            total = max(total, text_total)
         if total > output_chars:
             events.close()
             raise RenderLimitError(
                 f"renders to more than {output_chars:,} characters, over the limit"
             )
         pieces.append(batch)
+    if text is not None and text_total + sum(map(len, text[text_seen:])) > output_chars:
+        raise RenderLimitError(f"renders to more than {output_chars:,} characters, over the limit")
     return "".join(pieces)
 
 
@@ -185,22 +263,87 @@ class _LoopGuard:
 
     @staticmethod
     def _wrap(node: nodes.Expr) -> nodes.Expr:
-        if (
-            isinstance(node, nodes.Call)
-            and isinstance(node.node, nodes.Name)
-            and node.node.name == GUARD_NAME
-        ):
+        # a filter, not a call: Jinja calls a filter directly, without the sandbox's
+        # per-call checks (the guard is ours, and counts the iterations itself)
+        if isinstance(node, nodes.Filter) and node.name == GUARD_NAME:
             return node
-        call = nodes.Call(nodes.Name(GUARD_NAME, "load"), [node], [], None, None)
-        call.set_lineno(node.lineno)
-        return call
+        guard = nodes.Filter(node, GUARD_NAME, [], [], None, None)
+        guard.set_lineno(node.lineno)
+        return guard
 
 
 _GUARD = _LoopGuard()
 
 
+def escape_output(value: Any) -> str:
+    """What an autoescaped `{{ ... }}` writes: the same text as `markupsafe.escape(value)`,
+    without building a Markup for the common plain values (text, numbers) the output
+    joins right away anyway."""
+    kind = type(value)
+    if kind is str:
+        return _escape_inner(value)
+    if kind is Markup:
+        return value
+    if kind is int or kind is float:
+        return str(value)  # digits, signs, '.', 'e', 'inf', 'nan': nothing to escape
+    return escape(value)
+
+
 class _SizeCheckedCodeGenerator(CodeGenerator):
-    """Jinja's code generator with every `~` concatenation checked against the size limit."""
+    """Jinja's code generator with every `~` concatenation checked against the size limit,
+    and autoescaped output written through `escape_output`; a template marked by
+    `pair_text` writes its plain text beside its HTML (`paired_output`)."""
+
+    paired = False
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.paired = getattr(node, "herald_paired", False)
+        super().visit_Template(node, frame)
+        # the render functions look the names up when they run, after the module is built
+        self.writeline(
+            "from herald.content.sandbox import escape_output as herald_escape, "
+            "paired_output as herald_paired, text_sink as herald_text_sink"
+        )
+
+    def pull_dependencies(self, nodes: list[nodes.Node]) -> None:  # type: ignore[override]
+        super().pull_dependencies(nodes)
+        if self.paired:
+            self.writeline("herald_sink = herald_text_sink()")
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if not self.paired:
+            super().visit_Output(node, frame)
+            return
+        if frame.buffer is not None or frame.require_output_check or frame.eval_ctx.volatile:
+            raise TemplateAssertionError(
+                "a paired template writes its output only at its top level", node.lineno
+            )
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                self.writeline(f"yield {child.data!r}")
+                text = getattr(child, "herald_text", "")
+                if text:
+                    self.writeline(f"herald_sink.append({text!r})")
+                continue
+            if getattr(child, "herald_shown", False):
+                self.writeline("yield herald_paired(herald_sink, ", child)
+            else:
+                self.writeline("yield herald_escape(", child)
+            self.visit(child, frame)
+            self.write(")")
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if not frame.eval_ctx.volatile:
+            if frame.eval_ctx.autoescape:
+                self.write("herald_escape(")
+            elif getattr(self.environment, "html_as_text", None) is not None:
+                self.write("environment.text_output(")
+            else:
+                self.write("str(")
+            if finalize.src is not None:
+                self.write(finalize.src)
+            return
+        super()._output_child_pre(node, frame, finalize)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.checked_size(")
@@ -223,6 +366,8 @@ class TemplateSandbox(SandboxedEnvironment):
         fragments: Mapping[str, str] | None = None,
         filters: Mapping[str, Callable[..., Any]] | None = None,
         functions: Mapping[str, Callable[..., Any]] | None = None,
+        text_pairings: Mapping[str, TextPairing] | None = None,
+        html_as_text: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(
             autoescape=autoescape,
@@ -233,7 +378,7 @@ class TemplateSandbox(SandboxedEnvironment):
         )
         self.limits = limits or RenderLimits()
         self.globals.pop("lipsum", None)
-        self.globals[GUARD_NAME] = _guard_loop
+        self.filters[GUARD_NAME] = _guard_loop
         limit = self.limits.output_chars
         for name, builtin in DEFAULT_FILTERS.items():
             self.filters[name] = _checked_filter(builtin, limit)
@@ -243,6 +388,10 @@ class TemplateSandbox(SandboxedEnvironment):
         if functions:
             self.globals.update(functions)
         self.concat = self._concat  # type: ignore[method-assign]
+        self.text_pairings = dict(text_pairings or {})
+        # a text template derived from HTML writes an HTML value (`|safe`, a Markup in
+        # the data) as its text, not as markup
+        self.html_as_text = html_as_text
 
     # parsing: the reserved name, then the loop guards
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -256,7 +405,16 @@ class TemplateSandbox(SandboxedEnvironment):
             )
         tree = super()._parse(source, name, filename)
         _GUARD.apply(tree)
+        pairing = self.text_pairings.get(source)
+        if pairing is not None and self.autoescape is True:
+            pair_text(tree, pairing)
         return tree
+
+    def text_output(self, value: Any) -> str:
+        """What `{{ ... }}` writes in a text template derived from HTML."""
+        if hasattr(value, "__html__") and self.html_as_text is not None:
+            return self.html_as_text(value.__html__())
+        return str(value)
 
     def checked_size(self, value: Any) -> Any:
         return _check_len(value, self.limits.output_chars)
@@ -341,6 +499,31 @@ class TemplateSandbox(SandboxedEnvironment):
                 raise RenderLimitError(_too_long(total, self.limits.output_chars))
             return "".join(pieces)
         return _check_len("".join(pieces), self.limits.output_chars)
+
+
+def output_children(tree: nodes.Template) -> tuple[list[nodes.TemplateData], list[nodes.Expr]]:
+    """A template's static runs and `{{ ... }}` outputs, each in document order."""
+    data: list[nodes.TemplateData] = []
+    outputs: list[nodes.Expr] = []
+    for output in tree.find_all(nodes.Output):
+        for child in output.nodes:
+            if isinstance(child, nodes.TemplateData):
+                data.append(child)
+            else:
+                outputs.append(child)
+    return data, outputs
+
+
+def pair_text(tree: nodes.Template, pairing: TextPairing) -> None:
+    """Mark a parsed HTML template so that it writes its text beside its output."""
+    data, outputs = output_children(tree)
+    if len(data) != len(pairing.after_data) or len(outputs) != len(pairing.shown):
+        raise TemplateAssertionError("the text pairing does not fit this template", 1)
+    for node, text in zip(data, pairing.after_data, strict=True):
+        node.herald_text = text  # type: ignore[attr-defined]
+    for expr, shown in zip(outputs, pairing.shown, strict=True):
+        expr.herald_shown = shown  # type: ignore[attr-defined]
+    tree.herald_paired = True  # type: ignore[attr-defined]
 
 
 def _unsafe(obj: Any, attribute: Any) -> str:
@@ -505,7 +688,15 @@ __all__ = [
     "RenderLimitError",
     "RenderLimits",
     "TemplateSandbox",
+    "TextPairing",
+    "TextSink",
     "current_budget",
+    "escape_output",
+    "output_children",
+    "pair_text",
+    "paired_output",
     "render_budget",
+    "render_in_context",
     "render_limited",
+    "text_sink",
 ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from markupsafe import Markup, escape
 
-from herald.content.sandbox import RenderLimits
+from herald.content.sandbox import RenderLimits, escape_output
 from herald.templates import MessageTemplate, MessageTemplateError
 
 
@@ -176,3 +177,57 @@ def test_a_recursive_loop_renders_a_tree():
     tree = [{"name": "a", "kids": [{"name": "b", "kids": []}]}]
     template = MessageTemplate.from_spec({"subject": source})
     assert template.render({"tree": tree})["subject"] == "a(b())"
+
+
+# --- the HTML part, which writes the derived text part in the same pass ------------------
+
+
+class _Badge:
+    def __html__(self) -> str:
+        return "<b>gold</b>"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<a href='x'>&\"",
+        "plain",
+        5,
+        -2.5,
+        float("inf"),
+        True,
+        None,
+        Markup("<i>ok</i>"),
+        [1, "<"],
+        _Badge(),
+    ],
+)
+def test_html_output_is_escaped_exactly_as_markupsafe_escapes(value):
+    assert escape_output(value) == str(escape(value))
+
+
+def test_attribute_walking_is_refused_in_an_html_part_and_its_fragments():
+    fragments = {"footer": "<p>{{ x.__class__ }}</p>"}
+    for html in ("<p>{{ x.__class__ }}</p>", "<p>Hi</p>{% include 'footer' %}"):
+        template = MessageTemplate.from_spec({"html": html}, fragments=fragments)
+        with pytest.raises(MessageTemplateError, match=r"the html part is refused: .*unsafe"):
+            template.render({"x": 1})
+
+
+def test_a_loop_in_an_html_part_is_counted_against_the_iteration_cap():
+    template = MessageTemplate.from_spec(
+        {"html": "<ul>{% for i in range(n) %}<li>{{ i }}</li>{% endfor %}</ul>"},
+        limits=RenderLimits(loop_iterations=1_000),
+    )
+    assert template.render({"n": 3})["text"].split() == ["*", "0", "*", "1", "*", "2"]
+    with pytest.raises(MessageTemplateError, match="the html part went over 1,000 loop"):
+        template.render({"n": 5_000})
+
+
+def test_an_html_part_growing_past_the_size_limit_is_refused():
+    template = MessageTemplate.from_spec(
+        {"html": "<p>{% for i in range(n) %}{{ word }}{% endfor %}</p>"},
+        limits=RenderLimits(output_chars=10_000),
+    )
+    with pytest.raises(MessageTemplateError, match="the html part renders to more than 10,000"):
+        template.render({"n": 10_000, "word": "<>"})
