@@ -29,6 +29,12 @@ What is refused, and how:
 The budget is per render call (per recipient): `render_budget()` sets it in a context
 variable, so the loop guard and the filters (locale) find it without threading it through
 the template's context.
+
+Output: an autoescaped `{{ ... }}` is written through `escape_output` (the text
+`markupsafe.escape` gives, without a Markup per value). An HTML template parsed with a
+`TextPairing` (`text_pairings=`, made by herald.templates) also writes its plain-text
+part in the same pass: each static run appends its text, each shown value its unescaped
+text, to the budget's `TextSink`, measured against `output_chars` like the HTML.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from herald.errors import HeraldError
 GUARD_NAME = "__herald_loop__"
 RESERVED_PREFIX = "__herald"
 BATCH = 32  # output pieces joined and measured at once
+TEXT_BATCH = 256  # pieces of a paired template's text measured at once
 CLOCK_EVERY = 256  # loop iterations (and calls) between two reads of the clock
 MAX_POWER_BITS = 100_000
 _DICT_ATTRIBUTES = frozenset(
@@ -232,7 +239,9 @@ def render_in_context(template: Any, jinja_context: Any, output_chars: int) -> s
                 break
             batch = more
         total += len(batch)
-        if text is not None:  # a paired template's text grows with its HTML: measured too
+        if text is not None and len(text) - text_seen >= TEXT_BATCH:
+            # a paired template's text grows with its HTML: measured too, less often (its
+            # pieces are the HTML's values, unescaped, and static runs of the template)
             text_total += sum(map(len, text[text_seen:]))
             text_seen = len(text)
             total = max(total, text_total)

@@ -27,8 +27,12 @@
    and the launcher (sender.json, .md); needs smtp-sink (deploy/smtp-sink.sh ensure).
 11. render: MessageTemplate.render of a ~20 KB personalised e-mail for BENCH_RENDER_PROFILES
    distinct profiles (default 10,000) on one core, beside plain Jinja2 (render.json, .md).
+12. transactional: `POST /api/v1/transactional` (`herald serve-api`) at BENCH_TX_RATE requests/s
+   (default 200) for BENCH_TX_SECONDS (30), open-loop, through `herald serve sender --workers 2`
+   into an aiosmtpd receiver: request to SMTP acceptance p50/p90/p99, beside a direct publish to
+   the priority lane (transactional.json, .md).
 BENCH_ONLY=pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,
-loader,sender,render runs a subset.
+loader,sender,render,transactional runs a subset.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ def run_json(args: list[str], env: dict[str, str]) -> dict:
 def main() -> None:
     every = (
         "pipeline,import,unify,segments,report-marts,report-pages,reports-ondemand,tracking,loader,"
-        "sender,render"
+        "sender,render,transactional"
     )
     only = set(os.environ.get("BENCH_ONLY", every).split(","))
     RESULTS.mkdir(exist_ok=True)
@@ -113,6 +117,10 @@ def main() -> None:
         from tests.benchmarks.bench_render import run_and_report as render
 
         render([])
+    if "transactional" in only:
+        from tests.benchmarks.bench_transactional import run_and_report as transactional
+
+        transactional([])
 
 
 def bench_pipeline() -> None:

@@ -259,6 +259,12 @@ def test_the_ab_winner_by_clicks_goes_to_the_rest(shop: CampaignShop, sink: Mail
     assert {mail.message["Subject"] for mail in rest} == {"Bold"}
     assert sorted(mail.recipients[0] for mail in everyone) == sorted(audience)  # each once
     assert len(rest) == len(audience) - tested["control"].recipients - tested["bold"].recipients
+    status = campaign_status(shop.settings, shop.store, "ab-clicks")["launches"][0]
+    assert status["plan"]["winner"]["variant"] == "bold"
+    assert (status["variants"]["bold"]["clicked"], status["variants"]["control"]["clicked"]) == (
+        3,
+        1,
+    )
 
 
 # --- MVT ---------------------------------------------------------------------------------------
