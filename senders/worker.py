@@ -502,7 +502,8 @@ class SendWorker:
         items = []
         seen: set[str] = set()
         for recipient in chunk.recipients:
-            key = idempotency_key(run.id, recipient.profile_id, run.channel, chunk.step)
+            step = recipient.step or chunk.step
+            key = idempotency_key(run.id, recipient.profile_id, run.channel, step)
             if key in seen:
                 self.counters.outcomes["duplicate"] += 1
                 continue

@@ -575,6 +575,26 @@ def _rejected_rows(report_path: str | None, language: str = "en") -> list[Reject
 # The app
 
 
+class BodyLimit:
+    """Refuses a request whose Content-Length is over MAX_BODY_BYTES (413), as plain ASGI:
+    Starlette's `@app.middleware("http")` costs a task group and streams per request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if value.isdigit() and int(value) > MAX_BODY_BYTES:
+                        megabytes = MAX_BODY_BYTES // (1024 * 1024)
+                        response = _error(413, f"request body over {megabytes} MB")
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -616,7 +636,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.settings = settings
 
-    def authorized(credentials: _Credentials) -> None:
+    async def authorized(credentials: _Credentials) -> None:  # async: no thread per request
         if token is None:
             return
         if credentials is None or not secrets.compare_digest(
@@ -649,12 +669,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _error(413, f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB")
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

@@ -92,8 +92,16 @@ def _errors(exc: Exception) -> APIError:
 
 
 class TransactionalPublisher:
-    """Publishes transactional chunks with publisher confirms on one AMQP connection of this
-    API process (aiormq on the server's event loop); reconnects after a broker failure."""
+    """Publishes transactional sends with publisher confirms on one AMQP connection of this
+    API process (aiormq on the server's event loop); reconnects after a broker failure.
+
+    Requests for the same run that arrive within LINGER_SECONDS go out as one chunk (each
+    recipient with its own step), confirmed once: a worker then claims, records and reports
+    them together, which is most of a message's cost. Each request is answered when its
+    chunk is confirmed."""
+
+    LINGER_SECONDS = 0.01
+    MAX_BATCH = 100
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -101,6 +109,41 @@ class TransactionalPublisher:
         self._channel: aiormq.abc.AbstractChannel | None = None
         self._connection: aiormq.abc.AbstractConnection | None = None
         self._lock = asyncio.Lock()
+        self._pending: dict[str, list[tuple[Recipient, asyncio.Future[None]]]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    async def send(self, run_id: str, recipient: Recipient) -> None:
+        """Queue one recipient of a run; returns once RabbitMQ confirmed it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        batch = self._pending.setdefault(run_id, [])
+        batch.append((recipient, done))
+        if len(batch) >= self.MAX_BATCH:
+            self._flush(run_id)
+        elif len(batch) == 1:
+            loop.call_later(self.LINGER_SECONDS, self._flush, run_id)
+        await done
+
+    def _flush(self, run_id: str) -> None:
+        batch = self._pending.pop(run_id, None)
+        if batch:
+            task = asyncio.ensure_future(self._publish_batch(run_id, batch))
+            self._tasks.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _publish_batch(
+        self, run_id: str, batch: list[tuple[Recipient, asyncio.Future[None]]]
+    ) -> None:
+        try:
+            await self.publish(SendChunk(run_id, [recipient for recipient, _ in batch]))
+        except Exception as exc:  # every waiting request hears why
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def channel(self) -> aiormq.abc.AbstractChannel:
         if self._channel is not None and not self._channel.is_closed:
@@ -313,8 +356,14 @@ def add_campaign_routes(
     @app.post("/api/v1/transactional", status_code=202, **options)
     async def transactional(request: TransactionalRequest) -> dict[str, Any]:
         """Send one message of a transactional campaign now (the priority lane)."""
+        cached = runs.get(request.campaign)
         try:
-            run_id, field, database = await asyncio.to_thread(transactional_run, request.campaign)
+            if cached is not None and time.monotonic() - cached[0] < CAMPAIGN_CACHE_SECONDS:
+                run_id, field, database = cached[1], cached[2], cached[3]
+            else:
+                run_id, field, database = await asyncio.to_thread(
+                    transactional_run, request.campaign
+                )
         except HeraldError as exc:
             raise _errors(exc) from None
         fields: dict[str, Any] = {}
@@ -338,9 +387,9 @@ def add_campaign_routes(
         step = f"tx:{key}"
         if len(step) > MAX_KEY_CHARS // 2:
             raise APIError(422, "the idempotency key is too long")
-        chunk = SendChunk(run_id, [Recipient(profile_id, address.strip(), fields)], step=step)
+        recipient = Recipient(profile_id, address.strip(), fields, step=step)
         try:
-            await publisher.publish(chunk)
+            await publisher.send(run_id, recipient)
         except HeraldError as exc:
             raise _errors(exc) from None
         return {"campaign": request.campaign, "run": run_id, "step": step, "queued": True}

@@ -3,6 +3,10 @@
     {"v": 1, "run": "run-7", "step": "main", "attempt": 0, "first_at": null,
      "recipients": [{"p": "p_shop:crm:1", "a": "anna@example.com", "f": {"first_name": "Anna"}}]}
 
+A recipient may carry its own step (`"s"`), which then replaces the chunk's in its
+idempotency key: the API batches transactional sends of one run, each with its request's
+key, into one chunk.
+
 The launcher publishes a run's snapshot in chunks (so a million recipients are ten thousand
 queue messages, not a million); a worker acknowledges a chunk when every recipient in it has
 an outcome on record. A retry travels alone: a chunk of one recipient with its `attempt`
@@ -31,6 +35,7 @@ class Recipient:
     profile_id: str
     address: str
     fields: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None  # its own step (transactional sends batched in one chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +59,16 @@ def encode_chunk(chunk: SendChunk) -> bytes:
             "step": chunk.step,
             "attempt": chunk.attempt,
             "first_at": chunk.first_at,
-            "recipients": [
-                {"p": r.profile_id, "a": r.address, "f": r.fields} for r in chunk.recipients
-            ],
+            "recipients": [_recipient(r) for r in chunk.recipients],
         }
     )
+
+
+def _recipient(recipient: Recipient) -> dict[str, Any]:
+    row = {"p": recipient.profile_id, "a": recipient.address, "f": recipient.fields}
+    if recipient.step is not None:
+        row["s"] = recipient.step
+    return row
 
 
 def decode_chunk(body: bytes) -> SendChunk:
@@ -77,11 +87,13 @@ def decode_chunk(body: bytes) -> SendChunk:
             raise SendWireError("a recipient has a profile id")
         fields = row.get("f") or {}
         address = row.get("a")
+        step = row.get("s")
         recipients.append(
             Recipient(
                 row["p"],
                 address if isinstance(address, str) else "",
                 fields if isinstance(fields, dict) else {},
+                step if isinstance(step, str) and step else None,
             )
         )
     attempt = value.get("attempt") or 0
