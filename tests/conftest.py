@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -111,3 +112,13 @@ def emptied(url: URL) -> str:
         connection.execute("drop schema public cascade")
         connection.execute("create schema public")
     return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Any]:
+    """A receiving SMTP server (aiosmtpd) for one test module: tests/support/sending.py."""
+    from tests.support.sending import MailSink
+
+    server = MailSink.start()
+    yield server
+    server.stop()

@@ -69,13 +69,6 @@ def weather() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[MailSink]:
-    server = MailSink.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
     made = CampaignShop.create(tmp_path_factory.mktemp("content"), sink, clients=12)
     made.segment("everyone", "{field: bonus_points, op: at_least, value: 0}")

@@ -40,13 +40,6 @@ FOOTER = "<p>Shop Ltd, {{ city }} branch</p>"
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[MailSink]:
-    server = MailSink.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
     made = CampaignShop.create(tmp_path_factory.mktemp("campaigns"), sink, clients=30)
     made.write("footer.html", FOOTER)

@@ -42,13 +42,6 @@ NEWS = {
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[MailSink]:
-    server = MailSink.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
     made = CampaignShop.create(tmp_path_factory.mktemp("transactional"), sink, clients=30)
     made.template("order", ORDER)
