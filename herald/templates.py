@@ -497,21 +497,20 @@ def _keyword(tag: str) -> str | None:
 
 
 def _derive_text(html: str) -> _Derivation:
-    from inscriptis import get_text
-
     split = _JINJA.split(html)
     gaps, tags = split[0::2], split[1::2]
+    if _MARK.search(html):  # the HTML's own text looks like a mark: nothing to trust
+        return _Derivation(tags, gaps, [], set(), None)
     held = "".join(
         gap + (f"HERALDJINJA{i}Z" if i < len(tags) else "") for i, gap in enumerate(gaps)
     )
-    laid_out = _MARK.split(_own_lines(_tidy_text(get_text(_keep_in_tables(held))), tags))
+    text = _lay_out(held, tags)
+    if text is None:
+        return _Derivation(tags, gaps, [], set(), None)
+    laid_out = _MARK.split(_own_lines(text, tags))
     texts, order = laid_out[0::2], [int(index) for index in laid_out[1::2]]
     derivation = _Derivation(tags, gaps, [], set(order), None)
-    if (
-        order != sorted(set(order))
-        or not _blocks_kept_whole(tags, derivation.shown)
-        or _MARK.search(html)  # the HTML's own text looks like a mark: nothing to trust
-    ):
+    if order != sorted(set(order)) or not _blocks_kept_whole(tags, derivation.shown):
         return derivation
     # a statement the layout dropped (in a <head>, an attribute, a comment) still runs:
     # it goes back before the next tag shown; an expression dropped is not seen in the text
@@ -575,51 +574,146 @@ def _blocks_kept_whole(tags: list[str], shown: set[int]) -> bool:
     return not stack
 
 
-def _keep_in_tables(held: str) -> str:
+@dataclass
+class _TableLayout:
+    """The HTML prepared for the layout (`html`), and its table rows: how many cells each
+    has and which marks sit inside it (at any depth)."""
+
+    html: str
+    cells: list[int]
+    marks: list[set[int]]
+
+
+def _keep_in_tables(held: str, stacked: frozenset[int] = frozenset()) -> _TableLayout:
     """The HTML with every Jinja tag that sits between table rows made a row of its own,
     and every one between the cells of a row a cell of its own, so the layout keeps it
-    in place (inscriptis lays out only cells)."""
+    in place (inscriptis lays out only cells). The cells of the rows in `stacked` are laid
+    out one below the other instead of side by side."""
     pieces: list[str] = []
-    stack: list[str] = []  # the open table elements, innermost last
+    stack: list[tuple[str, int]] = []  # the open table elements, innermost last, with their row
+    layout = _TableLayout("", [], [])
     at = 0
+
+    def text(chunk: str) -> None:
+        marks = {int(index) for index in _MARK.findall(chunk)}
+        if not marks:
+            pieces.append(chunk)
+            return
+        for name, row in stack:
+            if name == "tr":
+                layout.marks[row] |= marks
+        top, row = stack[-1] if stack else ("", -1)
+        if top in _ROW_GROUPS:
+            pieces.append(f'<tr><td colspan="99">{chunk}</td></tr>')
+        elif top == "tr":
+            layout.cells[row] += 1
+            pieces.append(f"<div>{chunk}</div>" if row in stacked else f"<td>{chunk}</td>")
+        else:
+            pieces.append(chunk)
+
     for match in _HTML_TAG.finditer(held):
-        pieces.append(_in_table(held[at : match.start()], stack))
-        closing, name = match.group(1), (match.group(2) or "").lower()
-        if name in ("tr", "td", "th") and not closing and "table" not in stack:
+        text(held[at : match.start()])
+        at = match.end()
+        tag, closing, name = match.group(0), match.group(1), (match.group(2) or "").lower()
+        if name in ("tr", "td", "th") and not closing and all(n != "table" for n, _ in stack):
             # a fragment of a table (rows a part includes): laid out as in its table
             pieces.append("<table>" if name == "tr" else "<table><tr>")
-            stack.append("table")
-        pieces.append(match.group(0))
-        at = match.end()
+            stack.append(("table", -1))
+            if name != "tr":
+                stack.append(("tr", len(layout.cells)))
+                layout.cells.append(0)
+                layout.marks.append(set())
         if name not in _TABLE_PARTS:
+            pieces.append(tag)
             continue
         if closing:
-            if name in stack:
-                while stack.pop() != name:
-                    pass
+            if any(n == name for n, _ in stack):
+                while True:
+                    popped, row = stack.pop()
+                    if popped == name:
+                        break
+                if row in stacked and name in ("td", "th"):
+                    tag = "</div>"
+                elif row in stacked and name == "tr":
+                    tag = "</td></tr>"
+            pieces.append(tag)
             continue
+        row = -1
         if name in ("thead", "tbody", "tfoot"):
-            while stack and stack[-1] != "table":
+            while stack and stack[-1][0] != "table":
                 stack.pop()
         elif name == "tr":
-            while stack and stack[-1] in ("td", "th", "tr", "caption"):
+            while stack and stack[-1][0] in ("td", "th", "tr", "caption"):
                 stack.pop()
+            row = len(layout.cells)
+            layout.cells.append(0)
+            layout.marks.append(set())
+            if row in stacked:
+                tag += "<td>"
         elif name in ("td", "th"):
-            while stack and stack[-1] in ("td", "th"):
+            while stack and stack[-1][0] in ("td", "th"):
                 stack.pop()
-        stack.append(name)
-    pieces.append(_in_table(held[at:], stack))
-    return "".join(pieces)
+            if stack and stack[-1][0] == "tr":
+                row = stack[-1][1]
+                layout.cells[row] += 1
+                if row in stacked:
+                    tag = "<div>"
+        stack.append((name, row))
+        pieces.append(tag)
+    text(held[at:])
+    layout.html = "".join(pieces)
+    return layout
 
 
-def _in_table(text: str, stack: list[str]) -> str:
-    if not stack or not _MARK.search(text):
-        return text
-    if stack[-1] in _ROW_GROUPS:
-        return f'<tr><td colspan="99">{text}</td></tr>'
-    if stack[-1] == "tr":
-        return f"<td>{text}</td>"
-    return text
+def _lay_out(held: str, tags: list[str]) -> str | None:
+    """The text inscriptis lays out from the held HTML, marks in place. A block
+    ({% for %} ... {% endfor %}) over several lines of a table row of several cells would
+    take the text of the row's other cells into it: such rows are laid out with their
+    cells one below the other. None when the layout does not settle."""
+    from inscriptis import get_text
+
+    blocks = _blocks(tags)
+    stacked: frozenset[int] = frozenset()
+    for _ in range(8):
+        layout = _keep_in_tables(held, stacked)
+        text = _tidy_text(get_text(layout.html))
+        line_of = {int(m.group(1)): text.count("\n", 0, m.start()) for m in _MARK.finditer(text)}
+        spread = {
+            member
+            for members in blocks
+            if members[0] in line_of
+            and members[-1] in line_of
+            and line_of[members[0]] != line_of[members[-1]]
+            for member in members
+        }
+        rows = {
+            row
+            for row, marks in enumerate(layout.marks)
+            if layout.cells[row] > 1 and marks & spread
+        }
+        if rows <= stacked:
+            return text
+        stacked |= rows
+    return None
+
+
+def _blocks(tags: list[str]) -> list[list[int]]:
+    """Each block's tags (opener, middles, closer), as far as they match."""
+    found: list[list[int]] = []
+    stack: list[list[int]] = []
+    for index, tag in enumerate(tags):
+        keyword = _keyword(tag)
+        if keyword is None:
+            continue
+        if keyword in _OPENERS or (keyword == "set" and "=" not in tag):
+            stack.append([index])
+        elif keyword in _MIDDLES and stack:
+            stack[-1].append(index)
+        elif keyword.startswith("end") and stack:
+            members = stack.pop()
+            members.append(index)
+            found.append(members)
+    return found
 
 
 class _Converted:

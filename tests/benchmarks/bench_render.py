@@ -164,12 +164,15 @@ UNPAIRED_SPEC = {
 }
 
 
-def bench_herald(contexts: list[dict[str, Any]], spec: dict[str, str] = SPEC) -> float:
+def bench_herald(
+    contexts: list[dict[str, Any]], spec: dict[str, str] = SPEC
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds to render every part for every recipient."""
     template = MessageTemplate.from_spec(spec, fragments={"footer": FOOTER})
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for context in contexts:
         template.render(context)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def plain_templates() -> dict[str, Any]:
@@ -229,17 +232,17 @@ def check_same_output(contexts: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def bench_plain(contexts: list[dict[str, Any]]) -> float:
+def bench_plain(contexts: list[dict[str, Any]]) -> tuple[float, float]:
     templates = plain_templates()
     limits = RenderLimits()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for context in contexts:
         # the filters read the locale from the render's budget: set it as Herald does
         token = _BUDGET.set(RenderBudget(limits, context["language"]))
         parts = {name: template.render(context) for name, template in templates.items()}
         parts["from"], parts["from_name"] = SPEC["from"], SPEC["from_name"]
         _BUDGET.reset(token)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def run(profiles: int, repeats: int) -> dict[str, Any]:
@@ -256,7 +259,12 @@ def run(profiles: int, repeats: int) -> dict[str, Any]:
         herald.append(bench_herald(contexts))
         unpaired.append(bench_herald(contexts, UNPAIRED_SPEC))
         plain.append(bench_plain(contexts))
-    herald_s, unpaired_s, plain_s = min(herald), min(unpaired), min(plain)
+    herald_s, unpaired_s, plain_s = (
+        min(wall for wall, _ in runs) for runs in (herald, unpaired, plain)
+    )
+    herald_cpu, unpaired_cpu, plain_cpu = (
+        min(cpu for _, cpu in runs) for runs in (herald, unpaired, plain)
+    )
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus_used": 1, "python": platform.python_version()},
@@ -266,6 +274,11 @@ def run(profiles: int, repeats: int) -> dict[str, Any]:
         "herald_renders_per_s": profiles / herald_s,
         "herald_unpaired_renders_per_s": profiles / unpaired_s,
         "plain_jinja_renders_per_s": profiles / plain_s,
+        # per second of this process's CPU time: what a core gives when a busy neighbour on
+        # a shared box takes some of the wall-clock time
+        "herald_renders_per_cpu_s": profiles / herald_cpu,
+        "herald_unpaired_renders_per_cpu_s": profiles / unpaired_cpu,
+        "plain_jinja_renders_per_cpu_s": profiles / plain_cpu,
         "overhead_ratio": herald_s / plain_s,
         "target_renders_per_s": TARGET_PER_SECOND,
     }
@@ -283,16 +296,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             "currency/date/percent/plural filters and a footer fragment; every part rendered "
             "(subject, preheader, html, derived text), checked equal to plain Jinja's.",
             "",
-            "| renderer | renders/s | target ≥ 10,000 |",
-            "|---|---|---|",
+            "| renderer | renders/s (wall clock) | renders per CPU-second | target ≥ 10,000 |",
+            "|---|---|---|---|",
             f"| MessageTemplate.render (sandbox, limits) | {report['herald_renders_per_s']:,.0f} "
-            f"| {met} |",
+            f"| {report['herald_renders_per_cpu_s']:,.0f} | {met} |",
             "| MessageTemplate.render, a template it does not pair (text rendered after the "
-            f"HTML) | {report['herald_unpaired_renders_per_s']:,.0f} | |",
-            f"| plain jinja2.Environment | {report['plain_jinja_renders_per_s']:,.0f} | |",
+            f"HTML) | {report['herald_unpaired_renders_per_s']:,.0f} "
+            f"| {report['herald_unpaired_renders_per_cpu_s']:,.0f} | |",
+            f"| plain jinja2.Environment | {report['plain_jinja_renders_per_s']:,.0f} "
+            f"| {report['plain_jinja_renders_per_cpu_s']:,.0f} | |",
             "",
-            f"Overhead of the sandbox and guards: {report['overhead_ratio']:.2f}× the plain "
-            "Jinja2 time.",
+            f"Herald with its sandbox and guards takes {report['overhead_ratio']:.2f}× the plain "
+            "Jinja2 time (its HTML template writes the text part in the same pass; plain Jinja2 "
+            "renders the text template after the HTML).",
             "",
         ]
     )

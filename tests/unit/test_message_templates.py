@@ -241,6 +241,16 @@ def test_nested_loops_in_nested_tables_keep_each_recipients_rows():
     assert lines(html_and_text(source, {"orders": []})[1]) == []
 
 
+@pytest.mark.parametrize("items", [[], ["tea", "milk"]])
+def test_a_loop_over_lines_in_one_cell_keeps_the_other_cells_text_out_of_it(items):
+    html, text = html_and_text(
+        "<table><tr><td>{% for i in items %}{{ i }}<br>{% endfor %}</td><td>Total</td></tr>"
+        "</table>",
+        {"items": items},
+    )
+    assert sorted(text.split()) == sorted(html_to_text(html).split()) == sorted([*items, "Total"])
+
+
 def test_text_is_not_escaped_and_html_is():
     html, text = html_and_text("<p>{{ name }} &amp; {{ n }}</p>", {"name": "<Anna>", "n": 2.5})
     assert html == "<p>&lt;Anna&gt; &amp; 2.5</p>"
