@@ -48,6 +48,7 @@ from herald.campaigns.audience import (
     split_by_local_time,
 )
 from herald.campaigns.catalog import (
+    TRANSITIONS,
     CampaignInfo,
     LaunchInfo,
     campaign_launches,
@@ -61,7 +62,7 @@ from herald.campaigns.catalog import (
 )
 from herald.campaigns.content import get_content, resolve_fragments, template_document
 from herald.campaigns.definition import CampaignDefinition, CampaignError, parse_duration
-from herald.campaigns.quotas import reserve
+from herald.campaigns.quotas import release, reserve
 from herald.campaigns.results import run_results, variant_results
 from herald.campaigns.schedule import at_moment, next_launch
 from herald.campaigns.variants import VariantPlan, choose_winner, split_audience, variant_plans
@@ -72,7 +73,7 @@ from herald.settings import Settings
 from herald.store import session_scope
 from herald.store.models import Campaign, CampaignLaunch, SendRun, utc_now
 from herald.templates import MessageTemplate
-from senders.launcher import LaunchError, enqueue_recipients, launch
+from senders.launcher import enqueue_recipients, launch
 
 log = logging.getLogger("herald.campaigns")
 
@@ -170,16 +171,23 @@ def activate_campaign(
     campaign = get_campaign(store, name)
     definition = campaign.definition
     _sync_limits(store, definition)
-    running = campaign.state in ("active", "scheduled")
-    if running and definition.kind in ("one_off", "regular") and not launch_now:
+    if definition.kind == "one_off" and campaign.state in ("active", "scheduled", "paused"):
         raise CampaignError(
-            f"campaign {name!r} is already {campaign.state}; pause or cancel it first"
+            f"campaign {name!r} is {campaign.state}: a one-off is launched once "
+            "(resume a paused one; cancel it to stop it)"
+        )
+    if definition.kind == "regular" and campaign.state == "paused":
+        raise CampaignError(f"campaign {name!r} is paused: resume it")
+    if definition.kind == "regular" and campaign.state == "scheduled" and not launch_now:
+        raise CampaignError(
+            f"campaign {name!r} is already scheduled; `--now` launches it once more now"
         )
     if definition.kind == "one_off":
         at = at_moment(definition)
         if at is None or at <= now or launch_now:
-            launched = create_launch(settings, store, campaign, now=now)
-            set_campaign_state(store, name, "active", next_launch_at=None)
+            launched = create_launch(
+                settings, store, campaign, now=now, becomes="active", next_launch_at=None
+            )
             report = TickReport(launched=[launched.id])
             _pump(settings, store, now, report, only=[launched.id])
             return {
@@ -194,15 +202,17 @@ def activate_campaign(
         upcoming = next_launch(definition, now, anchor=campaign.created_at)
         result: dict[str, Any] = {"campaign": name}
         if launch_now:
-            launched = create_launch(settings, store, campaign, now=now)
+            launched = create_launch(
+                settings, store, campaign, now=now, becomes="scheduled", next_launch_at=upcoming
+            )
             report = TickReport(launched=[launched.id])
             _pump(settings, store, now, report, only=[launched.id])
             result.update(launch=launched.public(), **_sent(report))
-        set_campaign_state(store, name, "scheduled", next_launch_at=upcoming)
+        else:
+            set_campaign_state(store, name, "scheduled", next_launch_at=upcoming)
         result.update(state="scheduled", next_launch_at=upcoming.isoformat() if upcoming else None)
         return result
     # triggered or transactional: one long-lived run, content frozen now
-    launched = create_launch(settings, store, campaign, now=now, long_lived=True)
     cursor = None
     if definition.kind == "triggered":
         assert definition.trigger is not None
@@ -210,7 +220,10 @@ def activate_campaign(
         # are still to come; the first time, from now (or all members with include_existing)
         first = EPOCH if definition.trigger.include_existing else now
         cursor = campaign.trigger_cursor or first
-    set_campaign_state(store, name, "active", trigger_cursor=cursor)
+    launched = create_launch(
+        settings, store, campaign, now=now, long_lived=True, becomes="active",
+        next_launch_at=None, trigger_cursor=cursor,
+    )  # fmt: skip
     return {"campaign": name, "state": "active", "launch": launched.public()}
 
 
@@ -246,10 +259,20 @@ def create_launch(
     campaign: CampaignInfo,
     *,
     now: datetime,
+    becomes: str,
+    next_launch_at: datetime | None,
     long_lived: bool = False,
+    trigger_cursor: datetime | None = None,
 ) -> LaunchInfo:
     """Freeze a launch: its audience (split among variants, time zones, the rest), its
-    content, its runs — the launch and its runs are written in one transaction."""
+    content, its runs. The launch, its runs and the campaign's new state (`becomes`, its
+    next launch) are written in one transaction, on condition that the campaign is still as
+    it was read: launched by another scheduler, paused or cancelled meanwhile, and nothing
+    is written (CampaignError)."""
+    if becomes != campaign.state and becomes not in TRANSITIONS[campaign.state]:
+        raise CampaignError(
+            f"campaign {campaign.name!r} is {campaign.state}: it cannot be launched"
+        )
     definition = campaign.definition
     number = campaign.launches + 1
     launch_id = f"{definition.name[:50]}-{number}"
@@ -311,13 +334,34 @@ def create_launch(
             plan["metric"] = definition.ab_test.metric
     state = "testing" if "rest" in plan else "sending"
     with session_scope(store) as session:
+        seen_next = (
+            Campaign.next_launch_at.is_(None)
+            if campaign.next_launch_at is None
+            else Campaign.next_launch_at == campaign.next_launch_at
+        )
+        values: dict[str, Any] = {
+            "launches": number,
+            "state": becomes,
+            "next_launch_at": next_launch_at,
+            "updated_at": now,
+        }
+        if trigger_cursor is not None:
+            values["trigger_cursor"] = trigger_cursor
         taken = session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign.id, Campaign.launches == campaign.launches)
-            .values(launches=number, updated_at=now)
+            .where(
+                Campaign.id == campaign.id,
+                Campaign.launches == campaign.launches,
+                Campaign.state == campaign.state,
+                seen_next,
+            )
+            .values(**values)
         ).rowcount
         if not taken:
-            raise CampaignError(f"campaign {definition.name!r} was launched meanwhile")
+            raise CampaignError(
+                f"campaign {definition.name!r} changed while it was being launched "
+                "(launched, paused or cancelled meanwhile): nothing was launched"
+            )
         session.add(
             CampaignLaunch(
                 id=launch_id,
@@ -437,20 +481,31 @@ def tick(settings: Settings, store: Engine, *, now: datetime | None = None) -> T
         if campaign.next_launch_at is None or campaign.next_launch_at > now:
             continue
         try:
-            launched = create_launch(settings, store, campaign, now=now)
-            report.launched.append(launched.id)
             if campaign.kind == "regular":
                 upcoming = next_launch(campaign.definition, now, anchor=campaign.created_at)
-                set_campaign_state(store, campaign.name, "scheduled", next_launch_at=upcoming)
+                launched = create_launch(
+                    settings, store, campaign, now=now, becomes="scheduled",
+                    next_launch_at=upcoming,
+                )  # fmt: skip
             else:
-                set_campaign_state(store, campaign.name, "active", next_launch_at=None)
-        except (HeraldError, OSError) as exc:
-            report.errors.append(f"{campaign.name}: {exc}")
-            log.error("campaign %s did not launch: %s", campaign.name, exc)
+                launched = create_launch(
+                    settings, store, campaign, now=now, becomes="active", next_launch_at=None
+                )
+            report.launched.append(launched.id)
+        except Exception as exc:  # one campaign's failure must not stop the others
+            _failed(report, campaign.name, exc)
     _decide_tests(settings, store, now, report)
     _pump(settings, store, now, report)
     _follow_triggers(settings, store, now, report)
     return report
+
+
+def _failed(report: TickReport, what: str, exc: Exception) -> None:
+    if isinstance(exc, HeraldError | OSError):
+        log.error("%s: %s", what, exc)
+    else:
+        log.exception("%s failed", what)
+    report.errors.append(f"{what}: {exc}")
 
 
 def _pump(
@@ -471,18 +526,17 @@ def _pump(
             if run.not_before is not None and run.not_before > now:
                 continue
             remaining = run.recipients - run.enqueued
-            if run.spec.get("observer"):
-                granted = remaining
-            else:
-                granted = reserve(
-                    store, quota_scopes(launched.campaign, run.spec), remaining, now=now
-                )
+            scopes = [] if run.spec.get("observer") else quota_scopes(launched.campaign, run.spec)
+            granted = reserve(store, scopes, remaining, now=now) if scopes else remaining
             if granted <= 0 and remaining > 0:
                 continue
             try:
                 result = launch(settings, store, run.id, max_recipients=granted)
-            except (LaunchError, OSError) as exc:
-                report.errors.append(f"{run.id}: {exc}")
+            except Exception as exc:  # the broker away, a snapshot unreadable: count back
+                done = get_run(store, run.id).enqueued - run.enqueued
+                if scopes and granted > done:
+                    release(store, scopes, granted - done, now=now)
+                _failed(report, run.id, exc)
                 continue
             report.enqueued[run.id] = result.enqueued - result.resumed_from
         _finish_if_done(store, launched, report)
@@ -514,16 +568,25 @@ def _decide_tests(settings: Settings, store: Engine, now: datetime, report: Tick
         ends = launched.plan.get("test_ends_at")
         if launched.state != "testing" or not ends or datetime.fromisoformat(ends) > now:
             continue
+        if get_campaign(store, launched.campaign).state in ("paused", "cancelled"):
+            continue  # a paused campaign's test waits; its winner is decided when resumed
         try:
-            report.winners.append(decide_winner(settings, store, launched, now=now))
-        except (HeraldError, OSError) as exc:
-            report.errors.append(f"{launched.id}: {exc}")
+            decision = decide_winner(settings, store, launched, now=now)
+        except Exception as exc:
+            _failed(report, launched.id, exc)
+            continue
+        if decision is not None:
+            report.winners.append(decision)
 
 
 def decide_winner(
     settings: Settings, store: Engine, launched: LaunchInfo, *, now: datetime
-) -> dict[str, Any]:
-    """Pick the test's winner by its metric and create the run that sends it to the rest."""
+) -> dict[str, Any] | None:
+    """Pick the test's winner by its metric and create the run that sends it to the rest.
+
+    While the communications mart has no results of the test's runs yet (it is rebuilt on
+    its own schedule), the decision waits — as long again as the test's wait; after that
+    the first variant is sent, and the decision says it had no evidence."""
     from herald.warehouse import open_warehouse
 
     runs = launch_runs(store, [launched.id])
@@ -539,6 +602,11 @@ def decide_winner(
     )
     names = [str(variant["name"]) for variant in launched.plan["variants"]]
     metric = str(launched.plan.get("metric") or "opens")
+    evidence = any(result.get("sent") for result in per_variant.values())
+    started = launched.started_at
+    ends = datetime.fromisoformat(str(launched.plan["test_ends_at"]))
+    if not evidence and now < ends + (ends - started):
+        return None
     winner, rates = choose_winner(per_variant, metric, names)
     source = next(r for r in tested if r.variant == winner and not r.spec.get("observer"))
     rest = launched.plan["rest"]
@@ -554,15 +622,17 @@ def decide_winner(
         "results": per_variant,
         "decided_at": now.isoformat(),
         "run": run.id,
-        "evidence": "events" if any(v.get("sent") for v in per_variant.values()) else "none",
+        "evidence": "events" if evidence else "none",
     }
     with session_scope(store) as session:
-        row = session.get(CampaignLaunch, launched.id)
-        if row is None or row.state != "testing":
-            raise CampaignError(f"launch {launched.id!r} is no longer testing")
+        taken = session.execute(  # one scheduler decides: the others find it decided
+            update(CampaignLaunch)
+            .where(CampaignLaunch.id == launched.id, CampaignLaunch.state == "testing")
+            .values(state="sending", plan={**launched.plan, "winner": decision})
+        ).rowcount
+        if not taken:
+            return None
         session.add(run)
-        row.plan = {**row.plan, "winner": decision}
-        row.state = "sending"
     log.info("launch %s: variant %s wins on %s %s", launched.id, winner, metric, rates)
     return {"launch": launched.id, **decision}
 
@@ -580,8 +650,8 @@ def _follow_triggers(settings: Settings, store: Engine, now: datetime, report: T
                 report.triggered[campaign.name] = _send_entrants(
                     settings, store, warehouse, campaign, now
                 )
-            except (HeraldError, OSError) as exc:
-                report.errors.append(f"{campaign.name}: {exc}")
+            except Exception as exc:
+                _failed(report, campaign.name, exc)
     finally:
         warehouse.close()
 
@@ -609,16 +679,31 @@ def _send_entrants(
         if entered.tzinfo is None:
             entered = entered.replace(tzinfo=UTC)
         groups.setdefault(entered, []).append(row)
+    # A limit may let only part of one moment's entrants through (a refresh stamps all its
+    # entrants alike): how many of that moment were sent is kept in the launch's plan, so
+    # the next window goes on from there rather than counting the same ones again.
+    partial = dict(launched.plan.get("trigger_partial") or {})
     sent = 0
+    scopes = quota_scopes(campaign.name, info.spec)
     for entered, group in sorted(groups.items()):
-        granted = reserve(store, quota_scopes(campaign.name, info.spec), len(group), now=now)
+        done = int(partial.get("sent", 0)) if partial.get("entered") == entered.isoformat() else 0
+        todo = group[done:]
+        granted = reserve(store, scopes, len(todo), now=now) if todo else 0
         if granted > 0:
-            enqueue_recipients(settings, info, group[:granted], step=f"entry:{entered.isoformat()}")
+            try:
+                enqueue_recipients(
+                    settings, info, todo[:granted], step=f"entry:{entered.isoformat()}"
+                )
+            except Exception:
+                release(store, scopes, granted, now=now)
+                raise
             sent += granted
-        if granted < len(group):
-            break  # the rest of this moment's entrants wait for the limit
+            _count_enqueued(store, run.id, granted)
+        if granted < len(todo):  # the rest of this moment's entrants wait for the limit
+            partial = {"entered": entered.isoformat(), "sent": done + granted}
+            update_launch(store, launched.id, plan={**launched.plan, "trigger_partial": partial})
+            break
         set_trigger_cursor(store, campaign.name, entered)
-    _count_enqueued(store, run.id, sent)
     return sent
 
 

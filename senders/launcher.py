@@ -137,6 +137,9 @@ def launch(
                 if chunks % PROGRESS_EVERY_CHUNKS == 0:
                     record_enqueued(store, run.id, enqueued, finished=False)
         record_enqueued(store, run.id, enqueued, finished=enqueued >= total)
+    except AMQPError as exc:  # the broker went away or refused: what was confirmed counts
+        record_enqueued(store, run.id, enqueued, finished=False)
+        raise LaunchError(f"RabbitMQ failed while run {run_id!r} was enqueued: {exc!r}") from None
     finally:
         if connection.is_open:
             connection.close()

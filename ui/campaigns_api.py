@@ -239,7 +239,7 @@ def add_campaign_routes(
                 document = content.template_document(request.document)
             else:
                 raise APIError(422, "give a template name or a document")
-            return preview_template(
+            result = preview_template(
                 settings,
                 store,
                 document,
@@ -249,6 +249,10 @@ def add_campaign_routes(
             )
         except HeraldError as exc:
             raise _errors(exc) from None
+        # What the external sources answered is shown only as the rendered parts: the
+        # API does not hand out raw answers of internal services and databases.
+        result.pop("data", None)
+        return result
 
     @app.get("/api/v1/fragments/{name}", **options)
     def fragment(name: str, version: int | None = None) -> dict[str, Any]:

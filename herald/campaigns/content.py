@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from herald.errors import HeraldError
 from herald.store import session_scope
@@ -124,6 +125,22 @@ def save_content(
     """Save a new version (the first with `create`, which refuses an existing name; a later
     one with `update`, which refuses a missing name)."""
     check_name(name)
+    try:
+        return _save(store, kind, name, document, mode, user)
+    except IntegrityError:  # saved by someone else at the same moment
+        raise ContentError(
+            f"the {kind} {name!r} was saved by someone else at the same time; save it again"
+        ) from None
+
+
+def _save(
+    store: Engine,
+    kind: ContentKind,
+    name: str,
+    document: dict[str, Any],
+    mode: str,
+    user: str | None,
+) -> ContentInfo:
     with session_scope(store) as session:
         item = session.execute(
             select(ContentItem).where(ContentItem.kind == kind, ContentItem.name == name)

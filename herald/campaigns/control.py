@@ -30,8 +30,10 @@ from herald.campaigns.definition import CampaignError
 from herald.campaigns.results import run_results, variant_results, with_rates
 from herald.errors import HeraldError
 from herald.sending.admin import cancel_run, pause_run, resume_run
-from herald.sending.runs import state_counts
+from herald.sending.runs import create_run, state_counts
 from herald.settings import Settings
+from herald.store import session_scope
+from herald.store.models import SendRun
 
 OPEN_LAUNCH_STATES = ("testing", "sending", "paused")
 
@@ -77,9 +79,37 @@ def cancel_campaign(settings: Settings, store: Engine, name: str) -> dict[str, A
             if run.snapshot and run.enqueue_finished_at is None and run.enqueued < run.recipients:
                 launcher = importlib.import_module("senders.launcher")
                 launcher.launch(settings, store, run.id, queued_events=False)
+    for launched in campaign_launches(store, name):
+        if launched.id in launches and launched.state == "testing" and "rest" in launched.plan:
+            cancelled.append(_cancel_rest(settings, store, launched.id, launched.plan, runs))
     for launch_id in launches:
         update_launch(store, launch_id, state="cancelled")
     return {"campaign": name, "state": "cancelled", "runs_cancelled": cancelled}
+
+
+def _cancel_rest(
+    settings: Settings, store: Engine, launch_id: str, plan: dict[str, Any], runs: list[Any]
+) -> str:
+    """The rest of an A/B test that was waiting for its winner: a cancelled run over it,
+    enqueued so that workers record each of its recipients as skipped."""
+    model = next(run for run in runs if not run.spec.get("observer"))
+    run = create_run(
+        store,
+        name=f"{model.name} · rest (cancelled)",
+        kind="campaign",
+        channel=model.channel,
+        spec=dict(model.spec),
+        database=model.database,
+        snapshot=str(plan["rest"]["snapshot"]),
+        recipients=int(plan["rest"]["recipients"]),
+    )
+    with session_scope(store) as session:
+        row = session.get(SendRun, run.id)
+        assert row is not None
+        row.campaign, row.launch_id, row.variant = model.campaign, launch_id, "rest"
+        row.state = "cancelled"
+    importlib.import_module("senders.launcher").launch(settings, store, run.id, queued_events=False)
+    return run.id
 
 
 def campaign_status(

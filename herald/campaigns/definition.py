@@ -110,10 +110,10 @@ class Schedule(_Model):
     @classmethod
     def _rrule(cls, value: str | None) -> str | None:
         if value is not None:
-            from dateutil.rrule import rrulestr
+            from herald.campaigns.schedule import rrule_of
 
             try:
-                rrulestr(value, dtstart=datetime(2000, 1, 1))
+                rrule_of(value, datetime(2000, 1, 1))
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{value!r} is not an RFC 5545 RRULE: {exc}") from None
         return value
@@ -163,6 +163,8 @@ class Mvt(_Model):
         for name, levels in value.items():
             if len(levels) < 2:
                 raise ValueError(f"factor {name!r} needs at least two levels")
+            if len({repr(level) for level in levels}) < len(levels):
+                raise ValueError(f"factor {name!r} has the same level twice")
         combinations = 1
         for levels in value.values():
             combinations *= len(levels)

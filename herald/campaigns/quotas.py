@@ -90,13 +90,15 @@ def set_limit(
 ) -> LimitRule:
     """Set (or replace) a scope's limits; a ramp starts today unless `warmup_from` says."""
     now = utc_now()
-    if warmup_start and warmup_from is None:
-        warmup_from = datetime.combine(now.date(), datetime.min.time(), UTC)
+    scope = scope_name(scope)
     with session_scope(store) as session:
         row = session.get(SendingLimit, scope) or SendingLimit(scope=scope)
+        # the same ramp set again (say, to change the hourly limit) keeps its day 0
         keep_ramp = (
             row.warmup_from is not None and row.warmup_start == warmup_start and warmup_from is None
         )
+        if warmup_start and warmup_from is None and not keep_ramp:
+            warmup_from = datetime.combine(now.date(), datetime.min.time(), UTC)
         row.per_hour = per_hour
         row.per_day = per_day
         row.warmup_start = warmup_start
@@ -108,7 +110,14 @@ def set_limit(
     return get_limit(store, scope) or LimitRule(scope)
 
 
+def scope_name(scope: str) -> str:
+    """Scopes compare without case: `domain:Shop.Example` is `domain:shop.example`."""
+    kind, _, name = scope.partition(":")
+    return f"{kind.lower()}:{name.lower()}" if kind.lower() == "domain" else scope
+
+
 def remove_limit(store: Engine, scope: str) -> bool:
+    scope = scope_name(scope)
     with session_scope(store) as session:
         row = session.get(SendingLimit, scope)
         if row is not None:
@@ -117,6 +126,7 @@ def remove_limit(store: Engine, scope: str) -> bool:
 
 
 def get_limit(store: Engine, scope: str) -> LimitRule | None:
+    scope = scope_name(scope)
     with session_scope(store) as session:
         row = session.get(SendingLimit, scope)
         return _rule(row) if row is not None else None
@@ -150,17 +160,18 @@ def windows(now: datetime) -> dict[str, datetime]:
 
 def used(store: Engine, scope: str, now: datetime | None = None) -> dict[str, int]:
     """Messages counted in the current hour and day of a scope."""
-    starts = windows(now or utc_now())
+    found: dict[str, int] = {}
     with store.connect() as connection:
-        rows = connection.execute(
-            select(SendingQuotaUse.period, SendingQuotaUse.used).where(
-                SendingQuotaUse.scope == scope,
-                SendingQuotaUse.period.in_(starts),
-                SendingQuotaUse.period_start.in_(starts.values()),
-            )
-        ).all()
-    found = {period: int(count) for period, count in rows}
-    return {period: found.get(period, 0) for period in starts}
+        for period, start in windows(now or utc_now()).items():
+            count = connection.execute(
+                select(SendingQuotaUse.used).where(
+                    SendingQuotaUse.scope == scope_name(scope),
+                    SendingQuotaUse.period == period,
+                    SendingQuotaUse.period_start == start,
+                )
+            ).scalar_one_or_none()
+            found[period] = int(count or 0)
+    return found
 
 
 def reserve(
@@ -181,7 +192,7 @@ def reserve(
         for scope in scopes:
             rule = get_limit(store, scope)
             if rule is not None:
-                chosen[scope] = rule
+                chosen[scope_name(scope)] = rule
     caps: list[tuple[str, str, datetime, int]] = []
     starts = windows(now)
     for scope, rule in chosen.items():
@@ -209,6 +220,23 @@ def reserve(
         if _take(store, caps, granted):
             return granted
     return 0
+
+
+def release(store: Engine, scopes: Iterable[str], count: int, *, now: datetime) -> None:
+    """Give back `count` counted in the current windows (what could not be enqueued)."""
+    with store.begin() as connection:
+        for scope in scopes:
+            for period, start in windows(now).items():
+                connection.execute(
+                    update(SendingQuotaUse)
+                    .where(
+                        SendingQuotaUse.scope == scope_name(scope),
+                        SendingQuotaUse.period == period,
+                        SendingQuotaUse.period_start == start,
+                        SendingQuotaUse.used >= count,
+                    )
+                    .values(used=SendingQuotaUse.used - count)
+                )
 
 
 def _take(store: Engine, caps: list[tuple[str, str, datetime, int]], count: int) -> bool:

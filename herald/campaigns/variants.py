@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from herald.campaigns.definition import CampaignDefinition
 
 MAIN_VARIANT = "main"
+MAX_VARIANT_NAME = 100  # send_runs.variant
 # The column of a metric among a run's results, and the count it is a rate of.
 METRIC_COLUMNS = {"opens": "opened", "clicks": "clicked", "conversions": "conversions"}
 
@@ -71,6 +72,10 @@ def variant_plans(definition: CampaignDefinition, parts: Sequence[str] = ()) -> 
             label = " × ".join(f"{name}={_short(level)}" for name, level in factors.items())
             overrides = {name: level for name, level in factors.items() if name in parts}
             plans.append(VariantPlan(label, 1.0, None, overrides, factors))
+        labels = [plan.name for plan in plans]
+        if len(set(labels)) < len(labels) or max(map(len, labels)) > MAX_VARIANT_NAME:
+            # levels alike in their first characters, or too many factors to read: numbered
+            plans = [replace(plan, name=f"v{n}") for n, plan in enumerate(plans, start=1)]
         return plans
     return [VariantPlan(MAIN_VARIANT, 1.0)]
 
@@ -95,10 +100,15 @@ def split_audience(
     shares = sum(plan.share for plan in plans)
     groups: dict[str, pa.Table] = {}
     start = 0
+    cumulative = 0.0
     for index, plan in enumerate(plans):
-        end = tested if index == len(plans) - 1 else start + round(tested * plan.share / shares)
+        cumulative += plan.share
+        # cumulative bounds: the groups never overlap nor run past the tested part
+        end = (
+            tested if index == len(plans) - 1 else min(tested, round(tested * cumulative / shares))
+        )
         groups[plan.name] = shuffled.slice(start, max(0, end - start))
-        start = end
+        start = max(start, end)
     rest = shuffled.slice(tested) if tested < total else None
     return groups, rest
 

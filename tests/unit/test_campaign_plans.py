@@ -197,3 +197,82 @@ def test_a_tie_or_no_events_goes_to_the_first_variant() -> None:
     chosen, rates = choose_winner({}, "clicks", ["control", "challenger"])
 
     assert (chosen, rates) == ("control", {"control": 0.0, "challenger": 0.0})
+
+
+def test_mvt_levels_alike_in_their_first_characters_get_distinct_variants() -> None:
+    long = "Our big November sale starts today"
+    definition = campaign(
+        mvt={
+            "factors": {
+                "subject": [f"{long}: 30% off", f"{long}: free delivery"],
+                "hero": ["a", "b"],
+            }
+        }
+    )
+
+    plans = variant_plans(definition)
+    groups, _ = split_audience(audience(40), plans, test_share=100, seed="n-1")
+
+    assert len({plan.name for plan in plans}) == 4
+    assert sum(table.num_rows for table in groups.values()) == 40
+
+
+def test_many_small_shares_never_overlap_the_rest() -> None:
+    plans = variant_plans(campaign(ab_test={"variants": [{"name": c} for c in "ABCDEFGH"]}))
+
+    groups, rest = split_audience(audience(100), plans, test_share=12, seed="n-1")
+
+    tested = [p for table in groups.values() for p in table["profile_id"].to_pylist()]
+    assert rest is not None
+    assert len(tested) == 12
+    assert not set(tested) & set(rest["profile_id"].to_pylist())
+
+
+def test_a_cron_launches_once_when_the_clocks_go_back() -> None:
+    definition = campaign(
+        kind="regular", schedule={"cron": "30 2 * * *", "timezone": "Europe/Berlin"}
+    )
+
+    moments = list(
+        occurrences(
+            definition,
+            datetime(2026, 10, 24, 12, tzinfo=UTC),
+            datetime(2026, 10, 26, 12, tzinfo=UTC),
+        )
+    )
+
+    assert moments == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+    ]
+
+
+def test_an_rrule_without_minutes_fires_on_the_hour_and_takes_a_utc_until() -> None:
+    definition = campaign(
+        kind="regular",
+        schedule={
+            "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;UNTIL=20261208T000000Z",
+            "timezone": "Europe/Moscow",
+        },
+    )
+    created = datetime(2026, 11, 26, 14, 37, tzinfo=UTC)
+
+    moments = list(occurrences(definition, created, created + timedelta(days=30), anchor=created))
+
+    assert moments == [datetime(2026, 11, 30, 6, tzinfo=UTC), datetime(2026, 12, 7, 6, tzinfo=UTC)]
+
+
+def test_the_next_launch_is_found_from_the_29th_of_february() -> None:
+    definition = campaign(kind="regular", schedule={"cron": "0 9 1 * *"})
+
+    assert next_launch(definition, datetime(2028, 2, 29, tzinfo=UTC)) == datetime(
+        2028, 3, 1, 9, tzinfo=UTC
+    )
+
+
+def test_a_local_time_one_off_launches_when_the_first_zone_reaches_its_moment() -> None:
+    definition = campaign(schedule={"at": "2026-12-01T09:00:00", "local_time": True})
+
+    assert next_launch(definition, datetime(2026, 11, 30, tzinfo=UTC)) == datetime(
+        2026, 11, 30, 19, tzinfo=UTC
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from herald.campaigns.quotas import reserve, set_limit, used, warmup_allowance
+from herald.campaigns.quotas import release, reserve, set_limit, used, warmup_allowance
 from herald.store import create_store_engine, migrate
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -99,3 +99,31 @@ def test_schedulers_at_once_never_grant_more_than_the_limit(store: Engine) -> No
 
     assert sum(granted) <= 500
     assert used(store, "domain:shop.example", NOW)["day"] == sum(granted)
+
+
+def test_what_could_not_be_enqueued_is_given_back(store: Engine) -> None:
+    set_limit(store, "domain:shop.example", per_day=10)
+    reserve(store, ["domain:shop.example"], 10, now=NOW)
+
+    release(store, ["domain:shop.example"], 4, now=NOW)
+
+    assert reserve(store, ["domain:shop.example"], 10, now=NOW) == 4
+
+
+def test_a_domain_scope_is_the_same_whatever_its_case(store: Engine) -> None:
+    set_limit(store, "domain:Shop.Example", per_day=5)
+
+    assert reserve(store, ["domain:shop.example"], 10, now=NOW) == 5
+
+
+def test_setting_the_same_ramp_again_keeps_its_first_day(store: Engine) -> None:
+    ramp = {"warmup_start": 10, "warmup_factor": 2.0, "warmup_cap": 80}
+    first = set_limit(
+        store, "domain:new.example", **ramp, warmup_from=datetime(2026, 11, 20, tzinfo=UTC)
+    )
+
+    again = set_limit(
+        store, "domain:new.example", per_hour=50, warmup_start=10, warmup_factor=2.0, warmup_cap=80
+    )
+
+    assert again.warmup_from == first.warmup_from == datetime(2026, 11, 20, tzinfo=UTC)
