@@ -178,7 +178,7 @@ def test_a_preview_renders_for_a_profile_in_its_language(shop: CampaignShop) -> 
 def test_template_injection_fails_each_message_with_the_reason(
     shop: CampaignShop, sink: MailSink, name: str, subject: str, reason: str
 ) -> None:
-    shop.template(f"ssti-{name}", {**BASE, "subject": subject})
+    shop.template(f"ssti-{name}", {**BASE, "subject": subject}, cli=False)
     shop.campaign(
         {"name": f"ssti-{name}", "template": f"ssti-{name}", "audience": {"segments": ["everyone"]}}
     )

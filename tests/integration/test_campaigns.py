@@ -45,9 +45,15 @@ def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[C
     made.write("footer.html", FOOTER)
     made.ok("fragment", "create", "footer", "--file", str(made.folder / "footer.html"))
     made.template("news", NEWS)
-    made.segment("gold", "{field: level, op: equals, value: gold}")
-    made.segment("city1", "{field: city, op: equals, value: City1}")
-    made.segment("silver", "{field: level, op: equals, value: silver}")
+    made.segments(
+        {
+            "gold": "{field: level, op: equals, value: gold}",
+            "city1": "{field: city, op: equals, value: City1}",
+            "silver": "{field: level, op: equals, value: silver}",
+            "regulars": "{field: bonus_points, op: at_least, value: 280}",
+            "big-spenders": "{field: bonus_points, op: at_least, value: 5000}",
+        }
+    )
     yield made
     made.close()
 
@@ -83,7 +89,8 @@ def test_a_one_off_campaign_sends_once_to_its_segments_less_the_exclusions(
             "template": "news",
             "audience": {"segments": ["gold"], "exclude": ["city1"]},
             "options": {"topic": "news", "mail_from": "bounces@shop.test"},
-        }
+        },
+        cli=True,
     )
 
     launched = shop.ok("campaign", "launch", "gold-news")
@@ -117,7 +124,7 @@ def test_observers_receive_a_copy_of_each_variant(shop: CampaignShop, sink: Mail
         }
     )
 
-    shop.ok("campaign", "launch", "silver-ab-observed")
+    activate_campaign(shop.settings, shop.store, "silver-ab-observed")
     shop.work_until_idle()
 
     runs = runs_of(shop, "silver-ab-observed")
@@ -363,8 +370,6 @@ def test_a_campaign_limit_per_hour_meters_the_run(shop: CampaignShop) -> None:
 def newcomers(shop: CampaignShop) -> dict[str, Any]:
     """A regular campaign launched once and a triggered one activated; then two clients
     arrive (one import, one unification, one refresh of both segments)."""
-    shop.segment("regulars", "{field: bonus_points, op: at_least, value: 280}")
-    shop.segment("big-spenders", "{field: bonus_points, op: at_least, value: 5000}")
     shop.campaign(
         {
             "name": "weekly",
@@ -385,7 +390,7 @@ def newcomers(shop: CampaignShop) -> dict[str, Any]:
     activated = shop.ok("campaign", "launch", "weekly")
     first_at = datetime.fromisoformat(activated["next_launch_at"])
     tick(shop.settings, shop.store, now=first_at + timedelta(seconds=5))
-    shop.ok("campaign", "launch", "welcome-big")
+    activate_campaign(shop.settings, shop.store, "welcome-big")
     shop.write(
         "more.csv",
         "id,email,given_name,level,bonus_points\n"
@@ -456,6 +461,33 @@ def test_cancel_records_what_was_not_sent_as_skipped(shop: CampaignShop) -> None
     )
 
 
+def test_cancel_during_an_ab_test_records_the_rest_as_skipped(shop: CampaignShop) -> None:
+    shop.campaign(
+        {
+            "name": "ab-cancelled",
+            "template": "news",
+            "audience": {"segments": ["gold"]},
+            "ab_test": {
+                "variants": [{"name": "A", "subject": "A"}, {"name": "B", "subject": "B"}],
+                "test_share": 50,
+                "wait": "1h",
+            },
+        }
+    )
+    activate_campaign(shop.settings, shop.store, "ab-cancelled")
+
+    shop.ok("campaign", "cancel", "ab-cancelled")
+    shop.work_until_idle()
+
+    runs = runs_of(shop, "ab-cancelled")
+    outcomes = [row["state"] for run in runs for row in shop.sending.log_rows(run.id)]
+    rest = [run for run in runs if run.variant == "rest"]
+    assert len(rest) == 1 and rest[0].state == "cancelled"
+    assert len(outcomes) == len(GOLD)  # every recipient of the launch has an outcome
+    assert set(outcomes) <= {"sent", "skipped"}
+    assert all(row["state"] == "skipped" for row in shop.sending.log_rows(rest[0].id))
+
+
 def test_the_calendar_lists_past_and_scheduled_launches(shop: CampaignShop) -> None:
     shop.campaign(
         {
@@ -466,7 +498,7 @@ def test_the_calendar_lists_past_and_scheduled_launches(shop: CampaignShop) -> N
             "schedule": {"cron": "30 10 * * *", "timezone": "Europe/Moscow"},
         }
     )
-    shop.ok("campaign", "launch", "daily-cal")
+    activate_campaign(shop.settings, shop.store, "daily-cal")
     start = datetime.now(UTC)
 
     entries = shop.ok(

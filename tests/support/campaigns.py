@@ -133,17 +133,46 @@ class CampaignShop:
         return str(path)
 
     def segment(self, name: str, where: str) -> None:
-        path = self.write(f"{name}.segment.yml", f"name: {name}\ndatabase: shop\nwhere: {where}\n")
-        self.ok("segment", "create", "--file", path)
+        self.segments({name: where})
 
-    def template(self, name: str, document: dict[str, Any]) -> Any:
-        path = self.write(f"{name}.template.yml", {"name": name, **document})
-        return self.ok("template", "create", "--file", path)
+    def segments(self, definitions: dict[str, str]) -> None:
+        """Dynamic segments of the shop (name: flow-style condition), saved with `herald
+        segment create --no-refresh` and computed together by one `herald segment refresh`."""
+        for name, where in definitions.items():
+            text = f"name: {name}\ndatabase: shop\nwhere: {where}\n"
+            path = self.write(f"{name}.segment.yml", text)
+            self.ok("segment", "create", "--file", path, "--no-refresh")
+        self.ok("segment", "refresh", *definitions, "--inputs")
 
-    def campaign(self, document: dict[str, Any]) -> Any:
+    def template(self, name: str, document: dict[str, Any], *, cli: bool = True) -> Any:
+        """Save a template: with `herald template create` (as a user would), or in-process
+        through the same functions (faster, for tests about something else)."""
+        if cli:
+            path = self.write(f"{name}.template.yml", {"name": name, **document})
+            return self.ok("template", "create", "--file", path)
+        from herald.campaigns.content import save_content, template_document
+        from herald.campaigns.preview import validate_document
+
+        shaped = template_document(document)
+        problems = [p for p in validate_document(self.store, shaped) if p["severity"] == "error"]
+        assert not problems, problems
+        return save_content(self.store, "template", name, shaped, mode="create").public()
+
+    def campaign(self, document: dict[str, Any], *, cli: bool = False) -> Any:
+        """Save a campaign: in-process through what `herald campaign create` calls (its
+        parsing, checks and saving), or with the command itself (`cli`)."""
         definition = {"channel": "email", "database": "shop", **document}
-        path = self.write(f"{document['name']}.campaign.yml", definition)
-        return self.ok("campaign", "create", "--file", path)
+        if cli:
+            path = self.write(f"{document['name']}.campaign.yml", definition)
+            return self.ok("campaign", "create", "--file", path)
+        from herald.campaigns.catalog import save_campaign
+        from herald.campaigns.definition import parse_campaign
+        from herald.campaigns.preview import check_campaign
+
+        parsed = parse_campaign(definition)
+        check_campaign(self.store, parsed)
+        info, created = save_campaign(self.store, parsed)
+        return {"campaign": info.name, "kind": info.kind, "state": info.state, "created": created}
 
     def work_until_idle(self, **options: Any) -> Any:
         return self.sending.work_until_idle(**options)

@@ -20,6 +20,7 @@ import dns.rrset
 import pytest
 
 from senders.mx import MxPermanentError, MxResolver, MxTemporaryError
+from tests.support.sending import in_thread
 
 Zone = dict[tuple[str, str], list[str]]
 
@@ -80,7 +81,7 @@ def with_dns(test: Callable[[MxResolver, FakeDns], Awaitable[Any]], **options: A
         finally:
             transport.close()
 
-    return asyncio.run(run())
+    return in_thread(run)
 
 
 def test_mx_hosts_come_in_preference_order_on_port_25():
@@ -169,7 +170,7 @@ def test_a_cached_answer_expires_with_its_ttl():
 def test_overrides_skip_dns():
     resolver = MxResolver({"Example.TEST": "127.0.0.1:2525"}, nameservers=[], timeout=0.2)
 
-    hosts = asyncio.run(resolver.resolve("example.test"))
+    hosts = in_thread(lambda: resolver.resolve("example.test"))
 
     assert hosts == [("127.0.0.1", 2525)]
 
@@ -180,7 +181,7 @@ def test_a_dns_server_that_does_not_answer_is_temporary():
     resolver = MxResolver(nameservers=["127.0.0.1"], port=silent.getsockname()[1], timeout=0.3)
     try:
         with pytest.raises(MxTemporaryError, match="timed out"):
-            asyncio.run(resolver.resolve("shop.example"))
+            in_thread(lambda: resolver.resolve("shop.example"))
     finally:
         silent.close()
 
@@ -193,4 +194,4 @@ def test_a_closed_dns_port_is_temporary():
     resolver = MxResolver(nameservers=["127.0.0.1"], port=port, timeout=0.3)
 
     with pytest.raises(MxTemporaryError):
-        asyncio.run(resolver.resolve("shop.example"))
+        in_thread(lambda: resolver.resolve("shop.example"))
