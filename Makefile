@@ -47,7 +47,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 test: venv services lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 bench: venv
 	deploy/wrk.sh ensure
