@@ -61,9 +61,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
+import ipaddress
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -895,6 +898,7 @@ class ExternalData:
     ) -> Any:
         source = compiled.source
         name = source.name
+        _refuse_link_local(compiled.host, name)
         deadline = time.monotonic() + source.timeout
         request_headers = dict(headers)
         if body is not None and not any(key.lower() == "content-type" for key in request_headers):
@@ -964,6 +968,26 @@ class ExternalData:
                 f"starting {start!r})",
                 source=name,
             ) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _link_local(host: str) -> bool:
+    """Whether a host is (or resolves to) a link-local address: 169.254.0.0/16, fe80::/10,
+    where clouds serve instance metadata and credentials."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False  # not resolvable: the request itself will say so
+    return any(ipaddress.ip_address(str(a).split("%")[0]).is_link_local for a in addresses)
+
+
+def _refuse_link_local(host: str, name: str) -> None:
+    if _link_local(host):
+        raise ExternalDataError(
+            f"{name}: {host} is a link-local address (cloud instance metadata); "
+            "templates may not fetch from it",
+            source=name,
+        )
 
 
 def _too_big(name: str, shown: str) -> ExternalDataError:

@@ -358,3 +358,15 @@ def test_a_slow_sqlite_query_is_interrupted_at_its_timeout(shop: Path) -> None:
         external.fetch({})
 
     assert str(raised.value).startswith("source: no answer within 0.2 s from connection 'shop'")
+
+
+def test_a_link_local_address_is_never_fetched() -> None:
+    sources = parse_data_sources(
+        {"meta": {"http": {"url": "http://169.254.169.254/latest/meta-data/", "timeout": 0.5}}}
+    )
+
+    with (
+        ExternalData(sources, connection_url=lambda name: "") as data,
+        pytest.raises(ExternalDataError, match="link-local address"),
+    ):
+        data.fetch({})
