@@ -727,8 +727,10 @@ def _count_enqueued(store: Engine, run_id: str, count: int) -> None:
 
 def serve_scheduler(settings: Settings, *, interval: float = TICK_SECONDS) -> None:
     """`herald serve scheduler`: a tick every `interval` seconds until SIGTERM or SIGINT."""
-    from herald.store import create_store_engine
+    from herald.store import create_store_engine, migrate
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    migrate(settings.database_url)  # a new home's store has no tables yet
     store = create_store_engine(settings.database_url)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
