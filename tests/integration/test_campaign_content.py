@@ -24,9 +24,10 @@ from herald.campaigns.catalog import campaign_launches, launch_runs
 from herald.campaigns.content import add_connection
 from senders.campaigns import activate_campaign
 from tests.conftest import libpq_url
-from tests.support.campaigns import CampaignShop, profile
+from tests.support.campaigns import CampaignShop, profile, shared_folder
 from tests.support.sending import MailSink
 
+CLIENTS = 30  # the same shop as the other campaign test modules (built once, copied)
 BASE = {
     "channel": "email",
     "subject": "Hello {{ given_name }}",
@@ -70,7 +71,12 @@ def weather() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
-    made = CampaignShop.create(tmp_path_factory.mktemp("content"), sink, clients=12)
+    made = CampaignShop.create(
+        tmp_path_factory.mktemp("content"),
+        sink,
+        clients=CLIENTS,
+        shared=shared_folder(tmp_path_factory),
+    )
     made.segment("everyone", "{field: bonus_points, op: at_least, value: 0}")
     yield made
     made.close()
@@ -83,7 +89,7 @@ def loyalty(postgres_database: URL) -> Iterator[str]:
     with psycopg.connect(libpq_url(postgres_database), autocommit=True) as connection:
         connection.execute(f"create schema {schema}")
         connection.execute(f"create table {schema}.offers (email text, offer text, price numeric)")
-        for n in range(1, 13):
+        for n in range(1, CLIENTS + 1):
             connection.execute(
                 f"insert into {schema}.offers values (%s, %s, %s)",
                 (f"user{n}@example.com", f"offer-{n}", 100 + n),
@@ -188,7 +194,7 @@ def test_template_injection_fails_each_message_with_the_reason(
 
     states = log_states(shop, f"ssti-{name}")
     assert received(sink, f"ssti-{name}", shop) == {}
-    assert len(states) == 12
+    assert len(states) == CLIENTS
     assert all(
         state == "failed" and reason in (diagnostic or "") for state, diagnostic in states.values()
     )
@@ -222,8 +228,8 @@ def test_external_sql_and_http_data_fill_each_message(
 
     mails = received(sink, "offers", shop)
     states = log_states(shop, "offers")
-    down = {f"user{n}@example.com" for n in range(1, 13) if n % 4 == 2}  # City2
-    assert set(mails) == {f"user{n}@example.com" for n in range(1, 13)} - down
+    down = {f"user{n}@example.com" for n in range(1, CLIENTS + 1) if n % 4 == 2}  # City2
+    assert set(mails) == {f"user{n}@example.com" for n in range(1, CLIENTS + 1)} - down
     assert mails["user5@example.com"]["Subject"] == "offer-5 for Name5"
     assert "sunny in City1" in mails["user5@example.com"].get_body(("html",)).get_content()
     assert all(states[a][0] == "failed" and "503" in (states[a][1] or "") for a in down)
@@ -280,9 +286,9 @@ def test_the_api_creates_launches_and_reports_a_campaign(
 
     assert (saved.status_code, saved.json()["created"]) == (200, True)
     assert launched.status_code == 200
-    assert status.json()["launches"][0]["runs"][0]["send_log"] == {"sent": 12}
+    assert status.json()["launches"][0]["runs"][0]["send_log"] == {"sent": CLIENTS}
     assert any(entry["campaign"] == "api-camp" for entry in calendar.json())
-    assert len(received(sink, "api-camp", shop)) == 12
+    assert len(received(sink, "api-camp", shop)) == CLIENTS
 
 
 def test_the_api_answers_mistakes_with_4xx_and_a_reason(api: TestClient) -> None:

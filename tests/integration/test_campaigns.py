@@ -22,7 +22,7 @@ from herald.campaigns.control import campaign_status
 from herald.campaigns.quotas import used
 from herald.warehouse import open_warehouse
 from senders.campaigns import activate_campaign, tick
-from tests.support.campaigns import CampaignShop, profile
+from tests.support.campaigns import CampaignShop, profile, shared_folder
 from tests.support.sending import MailSink
 
 NEWS = {
@@ -41,7 +41,12 @@ FOOTER = "<p>Shop Ltd, {{ city }} branch</p>"
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
-    made = CampaignShop.create(tmp_path_factory.mktemp("campaigns"), sink, clients=30)
+    made = CampaignShop.create(
+        tmp_path_factory.mktemp("campaigns"),
+        sink,
+        clients=30,
+        shared=shared_folder(tmp_path_factory),
+    )
     made.write("footer.html", FOOTER)
     made.ok("fragment", "create", "footer", "--file", str(made.folder / "footer.html"))
     made.template("news", NEWS)

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from herald.campaigns.catalog import campaign_launches, launch_runs
-from tests.support.campaigns import CampaignShop, profile
+from tests.support.campaigns import CampaignShop, profile, shared_folder
 from tests.support.sending import MailSink, ReceivedMail
 from ui.api import create_app
 
@@ -43,7 +43,12 @@ NEWS = {
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory, sink: MailSink) -> Iterator[CampaignShop]:
-    made = CampaignShop.create(tmp_path_factory.mktemp("transactional"), sink, clients=30)
+    made = CampaignShop.create(
+        tmp_path_factory.mktemp("transactional"),
+        sink,
+        clients=30,
+        shared=shared_folder(tmp_path_factory),
+    )
     made.template("order", ORDER)
     made.template("news", NEWS)
     made.segment("everyone", "{field: bonus_points, op: greater, value: 0}")

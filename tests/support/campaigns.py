@@ -15,8 +15,10 @@ Clients are `c<n>` with `user<n>@example.com` (the sink accepts every test domai
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,40 @@ def profile(key: str) -> str:
     return f"p_shop:clients.csv:{key}"
 
 
+def build_shop(folder: Path, home: Path, clients: int) -> None:
+    """Schema applied, `clients` imported from clients.csv and unified, by `herald`."""
+    (folder / "schema.yml").write_text(SCHEMA)
+    (folder / "clients.csv").write_text(clients_csv(clients))
+    for args in (
+        ["db", "apply", "--schema", str(folder / "schema.yml")],
+        ["import", str(folder / "clients.csv"), "--db", "shop", "--key", "id"],
+        ["unify", "--db", "shop"],
+    ):
+        done = run_herald(args, home)
+        assert done.returncode == 0, done.stderr + done.stdout
+
+
+def prepared_shop(shared: Path, clients: int) -> Path:
+    """The home of a freshly built shop in `shared`, built by whichever test process asks
+    first (the others wait on a lock); its copies are independent homes."""
+    base = shared / f"campaign-shop-{clients}"
+    with open(shared / f"campaign-shop-{clients}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "ready").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            (base / "home").mkdir(parents=True)
+            build_shop(base, base / "home", clients)
+            (base / "ready").touch()
+    return base / "home"
+
+
+def shared_folder(factory: Any) -> Path:
+    """A folder every test process of this pytest session sees (xdist workers each have a
+    base folder of their own, under one session folder)."""
+    base = Path(factory.getbasetemp())
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @dataclass
 class CampaignShop:
     folder: Path
@@ -67,8 +103,15 @@ class CampaignShop:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, folder: Path, sink: MailSink, *, clients: int = 30) -> CampaignShop:
+    def create(
+        cls, folder: Path, sink: MailSink, *, clients: int = 30, shared: Path | None = None
+    ) -> CampaignShop:
+        """A shop in `folder/home`. With `shared` (a folder all test processes of the session
+        see), the shop's first state — schema applied, clients imported and unified — is
+        built once there and copied, rather than built by every test module."""
         home = folder / "home"
+        if shared is not None:
+            shutil.copytree(prepared_shop(shared, clients), home)
         home.mkdir(parents=True, exist_ok=True)
         tag = uuid.uuid4().hex[:10]
         env = {
@@ -98,11 +141,8 @@ class CampaignShop:
         full_env = {**os.environ, "HERALD_HOME": str(home), **env}
         sending = SendingHome(home, settings, store, full_env, ["example.com", "example.org"], {})
         shop = cls(folder, sending, env)
-        (folder / "schema.yml").write_text(SCHEMA)
-        (folder / "clients.csv").write_text(clients_csv(clients))
-        shop.ok("db", "apply", "--schema", str(folder / "schema.yml"), output=False)
-        shop.ok("import", str(folder / "clients.csv"), "--db", "shop", "--key", "id")
-        shop.ok("unify", "--db", "shop")
+        if shared is None:
+            build_shop(folder, home, clients)
         return shop
 
     @property
