@@ -53,6 +53,7 @@ from herald.campaigns.catalog import (
     LaunchInfo,
     campaign_launches,
     get_campaign,
+    get_launch,
     launch_runs,
     list_campaigns,
     open_launches,
@@ -383,13 +384,6 @@ def create_launch(
                 update_launch(store, earlier.id, state="finished")
     log.info("campaign %s launched as %s: %d recipients", definition.name, launch_id, recipients)
     return get_launch(store, definition.name, launch_id)
-
-
-def get_launch(store: Engine, campaign: str, launch_id: str) -> LaunchInfo:
-    for launched in campaign_launches(store, campaign, limit=1000):
-        if launched.id == launch_id:
-            return launched
-    raise CampaignError(f"no launch {launch_id!r} of campaign {campaign!r}")
 
 
 def _base_parts(store: Engine, definition: CampaignDefinition) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from sqlalchemy import Engine
 
+from herald.campaigns.content import read_parts_file
 from herald.errors import HeraldError
 from herald.sending.audience import snapshot_path, snapshot_segment, write_snapshot
 from herald.sending.keys import idempotency_key
@@ -58,19 +58,7 @@ class MessageFileError(HeraldError):
 
 def read_message_file(path: Path) -> tuple[dict[str, Any], str]:
     """The run spec and channel a message file describes (its template checked)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MessageFileError(f"cannot read the message file {path}: {exc}") from None
-    if not isinstance(document, dict):
-        raise MessageFileError(f"{path}: a message file is a mapping of parts and options")
-    for name in ("html", "text"):
-        file_key = f"{name}_file"
-        if file_key in document:
-            try:
-                document[name] = (path.parent / str(document.pop(file_key))).read_text("utf-8")
-            except OSError as exc:
-                raise MessageFileError(f"{path}: cannot read {file_key}: {exc}") from None
+    document = read_parts_file(path, "message file")
     channel = str(document.get("channel") or "email")
     if channel not in CHANNELS:
         raise MessageFileError(f"{path}: channel {channel!r} is not one of {', '.join(CHANNELS)}")

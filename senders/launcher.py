@@ -102,12 +102,7 @@ def launch(
     enqueued = skip
     chunks = 0
     stop = total if max_recipients is None else min(total, skip + max(0, max_recipients))
-    try:
-        connection = pika.BlockingConnection(pika.URLParameters(settings.broker))
-    except AMQPError as exc:
-        raise LaunchError(
-            f"RabbitMQ at {_broker_host(settings)} is not reachable: {exc!r}"
-        ) from None
+    connection = _connect(settings)
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -152,21 +147,13 @@ def enqueue_recipients(
     rows: list[dict[str, Any]],
     *,
     step: str,
-    connection: pika.BlockingConnection | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> int:
     """Publish recipients (rows with profile_id, the address column and fields) to a
     long-lived run (a trigger's): `step` is part of each idempotency key, so the same step
     published again is never sent twice. Returns how many were confirmed queued."""
     send_queues = SendQueues(settings.sends_queue)
-    own = connection is None
-    if connection is None:
-        try:
-            connection = pika.BlockingConnection(pika.URLParameters(settings.broker))
-        except AMQPError as exc:
-            raise LaunchError(
-                f"RabbitMQ at {_broker_host(settings)} is not reachable: {exc!r}"
-            ) from None
+    connection = _connect(settings)
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -178,7 +165,7 @@ def enqueue_recipients(
             _publish(channel, lane, encode_chunk(SendChunk(run.id, recipients, step=step)))
         channel.close()
     finally:
-        if own and connection.is_open:
+        if connection.is_open:
             connection.close()
     return len(rows)
 
@@ -227,6 +214,15 @@ def _publish(channel: BlockingChannel, queue: str, body: bytes) -> None:
         properties=pika.BasicProperties(delivery_mode=2),
         mandatory=True,
     )
+
+
+def _connect(settings: Settings) -> pika.BlockingConnection:
+    try:
+        return pika.BlockingConnection(pika.URLParameters(settings.broker))
+    except AMQPError as exc:
+        raise LaunchError(
+            f"RabbitMQ at {_broker_host(settings)} is not reachable: {exc!r}"
+        ) from None
 
 
 def _broker_host(settings: Settings) -> str:

@@ -20,10 +20,11 @@ annotations.
 """
 
 import asyncio
+import contextlib
 import importlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,7 +80,17 @@ class TransactionalRequest(BaseModel):
     )
 
 
-def _errors(exc: Exception) -> APIError:
+@contextlib.contextmanager
+def campaign_errors() -> Iterator[None]:
+    """A HeraldError as the API's answer: unknown names 404, a state that forbids the
+    action 409, RabbitMQ away 503, anything else the caller can mend 422."""
+    try:
+        yield
+    except HeraldError as exc:
+        raise _answer(exc) from None
+
+
+def _answer(exc: HeraldError) -> APIError:
     if isinstance(exc, catalog.UnknownCampaign):
         return APIError(404, str(exc))
     if isinstance(exc, content.ContentError) and str(exc).startswith("no "):
@@ -201,36 +212,30 @@ def add_campaign_routes(
 
     @app.get("/api/v1/templates/{name}", **options)
     def template(name: str, version: int | None = None) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return content.get_content(store, "template", name, version).public()
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.put("/api/v1/templates/{name}", **options)
     def save_template(name: str, document: dict[str, Any]) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             shaped = content.template_document(document)
             problems = validate_document(store, shaped)
             if any(p["severity"] == "error" for p in problems):
                 raise APIError(422, "the template is not valid", details={"problems": problems})
             info = content.save_content(store, "template", name, shaped)
-        except HeraldError as exc:
-            raise _errors(exc) from None
         return {**info.public(), "warnings": problems}
 
     @app.post("/api/v1/templates/validate", **options)
     def validate(document: dict[str, Any], database: str | None = None) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             problems = validate_document(
                 store, content.template_document(document), database=database
             )
-        except HeraldError as exc:
-            raise _errors(exc) from None
         return {"valid": not any(p["severity"] == "error" for p in problems), "problems": problems}
 
     @app.post("/api/v1/templates/preview", **options)
     def preview(request: PreviewRequest) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             if request.template:
                 document = content.get_content(
                     store, "template", request.template, request.version
@@ -247,8 +252,6 @@ def add_campaign_routes(
                 profile_id=request.profile_id,
                 fields=request.fields,
             )
-        except HeraldError as exc:
-            raise _errors(exc) from None
         # What the external sources answered is shown only as the rendered parts: the
         # API does not hand out raw answers of internal services and databases.
         result.pop("data", None)
@@ -256,20 +259,16 @@ def add_campaign_routes(
 
     @app.get("/api/v1/fragments/{name}", **options)
     def fragment(name: str, version: int | None = None) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return content.get_content(store, "fragment", name, version).public()
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.put("/api/v1/fragments/{name}", **options)
     def save_fragment(name: str, request: FragmentRequest) -> dict[str, Any]:
         problems = validate_fragment(name, request.source)
         if problems:
             raise APIError(422, "the fragment is not valid", details={"problems": problems})
-        try:
+        with campaign_errors():
             info = content.save_content(store, "fragment", name, {"source": request.source})
-        except HeraldError as exc:
-            raise _errors(exc) from None
         return info.public()
 
     # -- campaigns -------------------------------------------------------------------------
@@ -289,56 +288,43 @@ def add_campaign_routes(
 
     @app.get("/api/v1/campaigns/{name}", **options)
     def campaign(name: str) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return control.campaign_status(settings, store, name)
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.put("/api/v1/campaigns/{name}", **options)
     def save_campaign(name: str, document: dict[str, Any]) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             definition = parse_campaign({**document, "name": name})
             check_campaign(store, definition)
             info, created = catalog.save_campaign(store, definition)
-        except HeraldError as exc:
-            raise _errors(exc) from None
         return {**info.public(), "created": created}
 
     @app.post("/api/v1/campaigns/{name}/launch", **options)
     def launch(name: str, now: bool = False) -> dict[str, Any]:
         scheduler = importlib.import_module("senders.campaigns")
-        try:
+        with campaign_errors():
             return dict(scheduler.activate_campaign(settings, store, name, launch_now=now))
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.post("/api/v1/campaigns/{name}/pause", **options)
     def pause(name: str) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return control.pause_campaign(settings, store, name)
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.post("/api/v1/campaigns/{name}/resume", **options)
     def resume(name: str) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return control.resume_campaign(settings, store, name)
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     @app.post("/api/v1/campaigns/{name}/cancel", **options)
     def cancel(name: str) -> dict[str, Any]:
-        try:
+        with campaign_errors():
             return control.cancel_campaign(settings, store, name)
-        except HeraldError as exc:
-            raise _errors(exc) from None
 
     # -- transactional ---------------------------------------------------------------------
 
     def transactional_run(name: str) -> tuple[str, str, str | None]:
-        cached = runs.get(name)
-        if cached is not None and time.monotonic() - cached[0] < CAMPAIGN_CACHE_SECONDS:
-            return cached[1], cached[2], cached[3]
+        """The campaign's run, its address field and database, read from the store (and
+        kept for CAMPAIGN_CACHE_SECONDS; the route reads the cache without a thread)."""
         info = catalog.get_campaign(store, name)
         if info.kind != "transactional":
             raise APIError(409, f"campaign {name!r} is {info.kind}, not transactional")
@@ -361,23 +347,19 @@ def add_campaign_routes(
     async def transactional(request: TransactionalRequest) -> dict[str, Any]:
         """Send one message of a transactional campaign now (the priority lane)."""
         cached = runs.get(request.campaign)
-        try:
+        with campaign_errors():
             if cached is not None and time.monotonic() - cached[0] < CAMPAIGN_CACHE_SECONDS:
                 run_id, field, database = cached[1], cached[2], cached[3]
             else:
                 run_id, field, database = await asyncio.to_thread(
                     transactional_run, request.campaign
                 )
-        except HeraldError as exc:
-            raise _errors(exc) from None
         fields: dict[str, Any] = {}
         if request.profile_id and database and not request.to:
-            try:
+            with campaign_errors():
                 found = await asyncio.to_thread(
                     profile_fields_for, settings, database, request.profile_id
                 )
-            except HeraldError as exc:
-                raise _errors(exc) from None
             if found is None:
                 raise APIError(404, f"no profile {request.profile_id!r} in {database}")
             fields.update(found)
@@ -392,10 +374,8 @@ def add_campaign_routes(
         if len(step) > MAX_KEY_CHARS // 2:
             raise APIError(422, "the idempotency key is too long")
         recipient = Recipient(profile_id, address.strip(), fields, step=step)
-        try:
+        with campaign_errors():
             await publisher.send(run_id, recipient)
-        except HeraldError as exc:
-            raise _errors(exc) from None
         return {"campaign": request.campaign, "run": run_id, "step": step, "queued": True}
 
 

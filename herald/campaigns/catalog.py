@@ -217,6 +217,14 @@ def campaign_launches(store: Engine, name: str, limit: int = 50) -> list[LaunchI
         return [launch_info(row, name) for row in rows]
 
 
+def get_launch(store: Engine, campaign: str, launch_id: str) -> LaunchInfo:
+    with session_scope(store) as session:
+        row = session.get(CampaignLaunch, launch_id)
+        if row is None:
+            raise CampaignError(f"no launch {launch_id!r} of campaign {campaign!r}")
+        return launch_info(row, campaign)
+
+
 def open_launches(store: Engine) -> list[LaunchInfo]:
     """Launches still testing or sending (what the scheduler looks after)."""
     with session_scope(store) as session:

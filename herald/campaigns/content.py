@@ -65,15 +65,15 @@ class ContentInfo:
         }
 
 
-def read_template_file(path: Path) -> tuple[str | None, dict[str, Any]]:
-    """A template file (YAML: name, channel, locale, data and the parts; `html_file` and
-    `text_file` read beside it) as its name and document."""
+def read_parts_file(path: Path, what: str = "template file") -> dict[str, Any]:
+    """A YAML mapping of message parts (and options), with `html_file` and `text_file` read
+    from beside it into `html` and `text`."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ContentError(f"cannot read the template file {path}: {exc}") from None
+        raise ContentError(f"cannot read the {what} {path}: {exc}") from None
     if not isinstance(raw, dict):
-        raise ContentError(f"{path}: a template file is a mapping of parts (subject, html, ...)")
+        raise ContentError(f"{path}: a {what} is a mapping of parts (subject, html, ...)")
     for part in ("html", "text"):
         key = f"{part}_file"
         if key in raw:
@@ -81,6 +81,13 @@ def read_template_file(path: Path) -> tuple[str | None, dict[str, Any]]:
                 raw[part] = (path.parent / str(raw.pop(key))).read_text(encoding="utf-8")
             except OSError as exc:
                 raise ContentError(f"{path}: cannot read {key}: {exc}") from None
+    return raw
+
+
+def read_template_file(path: Path) -> tuple[str | None, dict[str, Any]]:
+    """A template file (YAML: name, channel, locale, data and the parts; `html_file` and
+    `text_file` read beside it) as its name and document."""
+    raw = read_parts_file(path)
     name = raw.get("name")
     return (str(name) if name is not None else None), template_document(raw)
 

@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ import yaml
 from sqlalchemy import Engine
 
 from herald.settings import Settings
-from herald.store import create_store_engine, migrate
 from tests.support.cli import run_herald
-from tests.support.sending import BROKER, TRACKING_KEYS, MailSink, SendingHome, rules_text
+from tests.support.sending import MailSink, SendingHome
 
 SCHEMA = """\
 database: shop
@@ -112,34 +110,10 @@ class CampaignShop:
         home = folder / "home"
         if shared is not None:
             shutil.copytree(prepared_shop(shared, clients), home)
-        home.mkdir(parents=True, exist_ok=True)
-        tag = uuid.uuid4().hex[:10]
-        env = {
-            "HERALD_SENDS_QUEUE": f"sends_test_{tag}",
-            "HERALD_EVENTS_QUEUE": f"events_test_{tag}",
-            "HERALD_BROKER": BROKER,
-            "HERALD_TRACKING_KEYS": TRACKING_KEYS,
-            "HERALD_TRACKING_URL": "http://127.0.0.1:8090",
-            "HERALD_SENDER_HELO": "sender.test",
-            "HERALD_SENDER_BUSY_RETRY_SECONDS": "2",
-        }
-        (home / "delivery-rules.yml").write_text(
-            rules_text(sink.port, ["example.com", "example.org"], first_retry="1s", max_age="30s")
+        sending = SendingHome.create(
+            folder, sink, domains=("example.com", "example.org"), dkim=False, schema=False
         )
-        settings = Settings(
-            home=home,
-            broker=BROKER,
-            sends_queue=env["HERALD_SENDS_QUEUE"],
-            events_queue=env["HERALD_EVENTS_QUEUE"],
-            tracking_keys=TRACKING_KEYS,
-            tracking_url=env["HERALD_TRACKING_URL"],
-            sender_helo="sender.test",
-            sender_busy_retry_seconds=2,
-        )
-        migrate(settings.database_url)
-        store = create_store_engine(settings.database_url)
-        full_env = {**os.environ, "HERALD_HOME": str(home), **env}
-        sending = SendingHome(home, settings, store, full_env, ["example.com", "example.org"], {})
+        env = {k: v for k, v in sending.env.items() if k.startswith("HERALD_")}
         shop = cls(folder, sending, env)
         if shared is None:
             build_shop(folder, home, clients)

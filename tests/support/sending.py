@@ -200,7 +200,10 @@ class SendingHome:
         first_retry: str = "1s",
         max_age: str = "30s",
         dkim: bool = True,
+        schema: bool = True,
     ) -> SendingHome:
+        """A home under `tmp_path/home` (kept if it exists): queues of its own, delivery
+        rules to `sink`, with `schema` the customers profile database, with `dkim` keys."""
         home = tmp_path / "home"
         home.mkdir(parents=True, exist_ok=True)
         tag = uuid.uuid4().hex[:10]
@@ -229,7 +232,8 @@ class SendingHome:
         )
         migrate(settings.database_url)
         store = create_store_engine(settings.database_url)
-        apply_schema(store, load_schema(SCHEMA), None)
+        if schema:
+            apply_schema(store, load_schema(SCHEMA), None)
         records: dict[str, str] = {}
         if dkim:
             from senders.dkim import generate_dkim_key
