@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from herald.campaigns.content import read_parts_file
+from herald.campaigns.definition import SEND_OPTIONS
 from herald.errors import HeraldError
 from herald.sending.audience import snapshot_path, snapshot_segment, write_snapshot
 from herald.sending.keys import idempotency_key
@@ -39,16 +40,7 @@ from herald.sending.wire import Recipient, SendChunk
 from herald.settings import Settings
 from herald.templates import MessageTemplate
 
-OPTIONS = (
-    "channel",
-    "topic",
-    "tracking",
-    "unsubscribe_mailto",
-    "mail_from",
-    "feedback_id",
-    "address_field",
-    "webhook",
-)
+OPTIONS = ("channel", *SEND_OPTIONS)  # the run's options, as a campaign file's `options`
 CHANNELS = ("email", "telegram", "webhook")
 
 
